@@ -1,0 +1,109 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Build qemu-system-x86_64 (and the qtests we run) from Debian's qemu source
+# package + our series.  Everything lives under $SMMHP_CACHE (default
+# ~/.cache/smm-hotplug):
+#   src/qemu-VERSION.pristine   Debian's tree, debian/patches applied
+#   src/qemu                    the tree we build: pristine + qemu/patches + overlay
+#   build/qemu                  meson build directory
+#   ccache/                     compiler cache
+# Only files whose contents changed are rewritten into src/qemu, so ninja
+# rebuilds incrementally after an overlay or patch edit.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/versions.sh"
+CACHE=${SMMHP_CACHE:-$HOME/.cache/smm-hotplug}
+export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
+ver=$(echo "$QEMU_DEB_VERSION" | sed 's/^[0-9]*://')
+pristine=$CACHE/src/qemu-$ver.pristine
+stage=$CACHE/src/qemu.stage
+src=$CACHE/src/qemu
+build=$CACHE/build/qemu
+mkdir -p "$CACHE/src" "$CACHE/build"
+
+log() { echo "build-qemu: $*"; }
+
+[ -n "${SMMHP_SKIP_SETUP:-}" ] || sh "$top/scripts/setup-host.sh"
+
+if [ ! -d "$pristine" ]; then
+    python3 "$top/scripts/fetch-source.py" "$QEMU_SRC_PKG" "$QEMU_DEB_VERSION" "$pristine"
+fi
+
+# 1. stage = pristine + our hook patches + our overlay files
+log "preparing source tree (Debian $ver + qemu/patches + overlay)"
+rsync -a --delete "$pristine/" "$stage/"
+sh "$top/scripts/apply-series.sh" "$top/qemu/patches" "$stage"
+(cd "$top/qemu" && find . -path ./patches -prune -o -type f -print) | while read -r f; do
+    mkdir -p "$stage/$(dirname "$f")"
+    cp "$top/qemu/$f" "$stage/$f"
+done
+
+# 2. copy into the build tree only what changed, keeping mtimes otherwise
+rsync -a --checksum --delete "$stage/" "$src/"
+
+# 3. configure when needed
+CONFIGURE_OPTS="--target-list=x86_64-softmmu --without-default-features \
+ --enable-tcg --enable-kvm --disable-install-blobs --disable-download \
+ --disable-docs --python=/usr/bin/python3 \
+ --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu"
+# Reconfigure when the options or the host toolchain that configure probed change.
+stamp="$CONFIGURE_OPTS $(dpkg-query -W -f='${Package}=${Version} ' gcc-multilib meson libglib2.0-dev 2>/dev/null || true)"
+if [ ! -f "$build/build.ninja" ] || [ "$(cat "$build/.smmhp-configure" 2>/dev/null)" != "$stamp" ]; then
+    log "configuring in $build"
+    rm -rf "$build"; mkdir -p "$build"
+    # shellcheck disable=SC2086
+    (cd "$build" && "$src/configure" $CONFIGURE_OPTS >configure.log 2>&1) || {
+        tail -40 "$build/configure.log"; log "configure failed (log: $build/configure.log)" >&2; exit 1; }
+    echo "$stamp" > "$build/.smmhp-configure"
+fi
+
+# 4. build, printing progress every ~10%
+TARGETS="qemu-system-x86_64"
+for t in bios-tables-test q35-test cpu-plug-test lpc-ich9-test fw_cfg-test \
+         tco-test device-plug-test $(cat "$top/qemu/qtests.list" 2>/dev/null || true); do
+    TARGETS="$TARGETS tests/qtest/$t"
+done
+log "building ($(nproc) jobs; log: $build/ninja.log.txt)"
+start=$(date +%s)
+# shellcheck disable=SC2086
+NINJA_STATUS='[%f/%t] ' ninja -C "$build" $TARGETS >"$build/ninja.log.txt" 2>&1 </dev/null &
+pid=$!
+last=-1
+while kill -0 $pid 2>/dev/null; do
+    sleep 5
+    p=$(grep -o '^\[[0-9]*/[0-9]*\]' "$build/ninja.log.txt" | tail -1 | tr -d '[]' || true)
+    if [ -n "$p" ]; then
+        pct=$(( ${p%/*} * 100 / ${p#*/} ))
+        if [ $((pct / 10)) -ne $last ]; then
+            last=$((pct / 10)); log "  $pct% ($p steps, $(( $(date +%s) - start ))s)"
+        fi
+    fi
+done
+if ! wait $pid; then
+    grep -B2 -A20 -m3 'FAILED\|error' "$build/ninja.log.txt" | head -60
+    log "build failed (log: $build/ninja.log.txt)" >&2
+    exit 1
+fi
+
+# 5. option ROMs (linuxboot_dma.bin, kvmvapic.bin, ...): built by make, as
+#    Debian's rules do; the +ds tarball ships none.
+if [ -f "$build/pc-bios/optionrom/config.mak" ]; then
+    env -u ELF_PACKAGE_METADATA make -s -C "$build/pc-bios/optionrom" >"$build/optionrom.log" 2>&1 || {
+        tail -20 "$build/optionrom.log"; log "option ROM build failed" >&2; exit 1; }
+else
+    log "warning: no 32-bit compiler for the option ROMs (gcc-multilib); -kernel with SeaBIOS will fail" >&2
+fi
+
+# 6. A binary run from the build tree resolves its firmware path inside
+#    qemu-bundle/; point those entries at Debian's firmware packages and at
+#    the option ROMs built above.
+bundle=$build/qemu-bundle
+mkdir -p "$bundle/usr/share/qemu" "$bundle/usr/lib/ipxe"
+ln -sfn /usr/share/seabios "$bundle/usr/share/seabios"
+ln -sfn /usr/lib/ipxe/qemu "$bundle/usr/lib/ipxe/qemu"
+for rom in "$build"/pc-bios/optionrom/*.bin; do
+    [ -f "$rom" ] && ln -sf "$rom" "$bundle/usr/share/qemu/"
+done
+log "done in $(( $(date +%s) - start ))s: $build/qemu-system-x86_64"

@@ -1,0 +1,81 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Install what the project needs on a Debian 12 host and add the deb-src
+# index for Debian trixie, where the pinned qemu and edk2 source packages
+# live.  Idempotent: a second run only checks.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/versions.sh"
+
+stamp_dir=${SMMHP_CACHE:-$HOME/.cache/smm-hotplug}
+mkdir -p "$stamp_dir"
+
+# Packages: QEMU build deps for an x86_64-softmmu build without default
+# features, the tools that fetch and unpack Debian source packages, the
+# firmware and guest pieces the tests boot.
+PKGS="build-essential ninja-build pkg-config ccache python3 python3-venv
+ libglib2.0-dev libpixman-1-dev zlib1g-dev flex bison bzip2 xz-utils
+ dpkg-dev quilt acpica-tools seabios ovmf ipxe-qemu cpio busybox-static gzip
+ rsync gcc-multilib"
+
+src_list=/etc/apt/sources.list.d/smm-hotplug-trixie-src.sources
+if [ ! -f "$src_list" ]; then
+    echo "setup: adding deb-src lines for trixie ($src_list)"
+    cat > "$src_list" <<SRC
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: trixie trixie-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian-security
+Suites: trixie-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    rm -f "$stamp_dir/apt-updated"
+fi
+
+bpo_list=/etc/apt/sources.list.d/smm-hotplug-backports.sources
+if [ ! -f "$bpo_list" ]; then
+    # QEMU 10.0 needs meson >= 1.5; bookworm has 1.0, bookworm-backports 1.7.
+    # Backports stay at priority 100: only what we name is taken from there.
+    echo "setup: adding bookworm-backports ($bpo_list)"
+    cat > "$bpo_list" <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    rm -f "$stamp_dir/apt-updated"
+fi
+
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" \
+        || missing="$missing $p"
+done
+
+if [ ! -f "$stamp_dir/apt-updated" ] || [ -n "$missing" ]; then
+    echo "setup: apt-get update"
+    apt-get update -q >"$stamp_dir/apt-update.log" 2>&1 || {
+        tail -20 "$stamp_dir/apt-update.log"; echo "setup: apt-get update failed" >&2; exit 1; }
+    touch "$stamp_dir/apt-updated"
+fi
+if [ -n "$missing" ]; then
+    echo "setup: installing:$missing"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing \
+        >"$stamp_dir/apt-install.log" 2>&1 || {
+        tail -30 "$stamp_dir/apt-install.log"; echo "setup: apt-get install failed" >&2; exit 1; }
+fi
+if ! meson --version 2>/dev/null | grep -qE '^1\.([5-9]|[1-9][0-9])'; then
+    echo "setup: installing meson from bookworm-backports"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q -t bookworm-backports meson \
+        >"$stamp_dir/apt-install-meson.log" 2>&1 || {
+        tail -30 "$stamp_dir/apt-install-meson.log"; echo "setup: meson install failed" >&2; exit 1; }
+fi
+echo "setup: host packages ok"

@@ -1,0 +1,333 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""End-to-end CPU hotplug scenarios: a Linux guest on SeaBIOS or OVMF under
+TCG, CPUs added and removed through QMP, every wait bounded.
+
+A scenario returns a Result; it never raises for a guest that misbehaves,
+and it always kills QEMU before it returns.
+"""
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+
+from qmp import QMP, QMPError
+
+CACHE = os.environ.get("SMMHP_CACHE", os.path.expanduser("~/.cache/smm-hotplug"))
+OVMF_DIR = "/usr/share/OVMF"
+
+# Firmware configurations.  "xfail" names a known failure: the scenario is
+# expected to fail for that reason, and a pass is reported as a failure
+# (XPASS) so that the expectation gets removed.
+FIRMWARE = {
+    "seabios": {
+        "smm": "on", "desc": "SeaBIOS, smm=on",
+    },
+    "ovmf-nosmm": {
+        "smm": "off", "desc": "Debian OVMF without SMM (OVMF_CODE_4M.fd), smm=off",
+        "code": "OVMF_CODE_4M.fd", "vars": "OVMF_VARS_4M.fd",
+    },
+    "ovmf-smm": {
+        "smm": "on", "desc": "Debian OVMF with SMM (OVMF_CODE_4M.secboot.fd), smm=on",
+        "code": "OVMF_CODE_4M.secboot.fd", "vars": "OVMF_VARS_4M.fd",
+        "secure": True,
+        "xfail": "under TCG an INIT resets a CPU out of SMM and a CPU in "
+                 "wait-for-SIPI takes the broadcast SMI at once, so OVMF's "
+                 "relocation of the new CPU never finishes and the guest "
+                 "hangs (issue 3: SMM CPU hotplug under TCG)",
+    },
+}
+
+
+class Result:
+    def __init__(self, name):
+        self.name = name
+        self.ok = False
+        self.detail = ""
+        self.times = []          # seconds, device_add -> guest online
+        self.unplug_times = []   # seconds, device_del -> removal seen
+        self.boot = None         # seconds, spawn -> guest READY
+        self.diag = []           # lines explaining a failure
+        self.features = None     # negotiated SMI features
+
+    def fail(self, detail, diag=()):
+        self.ok = False
+        self.detail = detail
+        self.diag.extend(diag)
+        return self
+
+
+class Guest:
+    """One QEMU process with the test guest; serial on stdout, QMP socket."""
+
+    def __init__(self, qemu, fw, smp="1,maxcpus=4", extra=(), logdir=None,
+                 name="guest", machine="q35", hb=20):
+        self.fw = FIRMWARE[fw]
+        self.tmp = tempfile.mkdtemp(prefix="smmhp-")
+        self.sock = os.path.join(self.tmp, "qmp.sock")
+        self.lines = []          # (monotonic time, text)
+        self.cond = threading.Condition()
+        guest = os.path.join(CACHE, "guest")
+        args = [qemu, "-machine", f"{machine},smm={self.fw['smm']}",
+                "-accel", "tcg", "-m", "512M", "-smp", smp,
+                "-nodefaults", "-display", "none", "-vga", "none",
+                "-net", "none", "-monitor", "none", "-serial", "stdio",
+                "-qmp", f"unix:{self.sock},server=on,wait=off",
+                "-kernel", os.path.join(guest, "vmlinuz"),
+                "-initrd", os.path.join(guest, "initramfs.cpio.gz"),
+                "-append", f"console=ttyS0 quiet e2e.poll=0.05 e2e.hb={hb}"]
+        if "code" in self.fw:
+            code = os.environ.get("SMMHP_OVMF_CODE_" + fw.upper().replace("-", "_"),
+                                  os.path.join(OVMF_DIR, self.fw["code"]))
+            vars_ = os.path.join(self.tmp, "vars.fd")
+            shutil.copy(os.path.join(OVMF_DIR, self.fw["vars"]), vars_)
+            if self.fw.get("secure"):
+                args += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
+            args += ["-drive", f"if=pflash,format=raw,unit=0,file={code},readonly=on",
+                     "-drive", f"if=pflash,format=raw,unit=1,file={vars_}"]
+        args += list(extra)
+        self.args = args
+        self.logpath = os.path.join(logdir, f"serial-{name}.log") if logdir else None
+        self.log = open(self.logpath, "w") if self.logpath else None
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.stderr = []
+        threading.Thread(target=self._reader, daemon=True).start()
+        threading.Thread(target=self._errreader, daemon=True).start()
+        self.qmp = None
+
+    def _reader(self):
+        for raw in self.proc.stdout:
+            text = raw.decode("utf-8", "replace").rstrip("\r\n")
+            text = re.sub(r"\x1b\[[0-9;=?]*[A-Za-z]", "", text).replace("\r", "")
+            t = time.monotonic()
+            if self.log:
+                self.log.write(f"{t - self.t0:9.3f} {text}\n")
+                self.log.flush()
+            with self.cond:
+                self.lines.append((t, text))
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def _errreader(self):
+        for raw in self.proc.stderr:
+            self.stderr.append(raw.decode("utf-8", "replace").rstrip())
+
+    def connect(self):
+        self.qmp = QMP(self.sock, timeout=30)
+
+    def wait_line(self, pattern, timeout, start=0):
+        """Wait for a serial line matching pattern at index >= start.
+        Returns (time, match, index) or None on timeout or QEMU exit."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        i = start
+        with self.cond:
+            while True:
+                while i < len(self.lines):
+                    m = rx.search(self.lines[i][1])
+                    if m:
+                        return self.lines[i][0], m, i
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    return None
+                self.cond.wait(min(left, 0.5))
+
+    def mark(self):
+        with self.cond:
+            return len(self.lines)
+
+    def tail(self, n=8):
+        with self.cond:
+            return [t for _, t in self.lines[-n:]]
+
+    def diagnose(self, since):
+        """Explain a stuck guest: heartbeats, vCPU states, last serial lines."""
+        out = []
+        with self.cond:
+            hb = sum(1 for t, s in self.lines[since:] if s.startswith("E2E: HB"))
+        out.append(f"guest heartbeats since the event: {hb}"
+                   + (" (guest hung)" if hb == 0 else " (guest alive)"))
+        try:
+            regs = self.qmp.hmp("info registers -a")
+            for block in re.split(r"\n(?=CPU#)", regs):
+                m = re.match(r"CPU#(\d+)", block)
+                if not m:
+                    continue
+                rip = re.search(r"RIP=([0-9a-f]+)", block)
+                smm = re.search(r"SMM=(\d)", block)
+                hlt = re.search(r"HLT=(\d)", block)
+                cs = re.search(r"\nCS =([0-9a-f]+) ([0-9a-f]+)", block)
+                out.append(f"vCPU {m.group(1)}: RIP={rip.group(1) if rip else '?'}"
+                           f" CS={cs.group(1) if cs else '?'}"
+                           f" SMM={smm.group(1) if smm else '?'}"
+                           f" HLT={hlt.group(1) if hlt else '?'}")
+        except Exception as e:  # noqa: BLE001 - diagnostics are best effort
+            out.append(f"(no register dump: {e})")
+        out.append("last serial lines:")
+        out.extend("  | " + s for s in self.tail())
+        return out
+
+    def close(self):
+        if self.qmp:
+            try:
+                self.qmp.cmd("quit", timeout=5)
+            except Exception:  # noqa: BLE001
+                pass
+            self.qmp.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.log:
+            self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def free_slots(qmp):
+    slots = [s for s in qmp.cmd("query-hotpluggable-cpus") if "qom-path" not in s]
+    key = ("socket-id", "die-id", "module-id", "core-id", "thread-id")
+    slots.sort(key=lambda s: tuple(s["props"].get(k, 0) for k in key))
+    return slots
+
+
+def negotiated_features(qmp):
+    """ICH9-LPC's x-smi-negotiated-features (the LPC bridge is 00:1f.0)."""
+    try:
+        for p in qmp.cmd("qom-list", path="/machine/unattached"):
+            if not p["type"].startswith("child<ICH9-LPC"):
+                continue
+            return qmp.cmd("qom-get", path=f"/machine/unattached/{p['name']}",
+                           property="x-smi-negotiated-features")
+    except Exception:  # noqa: BLE001
+        pass
+    return None
+
+
+def device_add_cpu(qmp, slot, dev_id):
+    args = {"driver": slot["type"], "id": dev_id}
+    args.update(slot["props"])
+    qmp.cmd("device_add", **args)
+
+
+def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
+                 boot_timeout=90.0, run=1, smp="1,maxcpus=4"):
+    """Boot, hot-add/remove as the scenario says, time it, always clean up."""
+    name = f"{fw}-{scenario}"
+    res = Result(name)
+    g = Guest(qemu, fw, smp=smp, logdir=logdir, name=f"{name}-r{run}")
+    try:
+        hit = g.wait_line(r"E2E: READY ncpus=(\d+)", boot_timeout)
+        if not hit:
+            return res.fail(f"guest did not boot within {boot_timeout:.0f} s",
+                            ["qemu stderr: " + s for s in g.stderr[-5:]] +
+                            ["last serial lines:"] + ["  | " + s for s in g.tail()])
+        res.boot = hit[0] - g.t0
+        g.connect()
+        res.features = negotiated_features(g.qmp)
+        slots = free_slots(g.qmp)
+        count = 3 if scenario == "add3" else 1
+        if len(slots) < count:
+            return res.fail(f"only {len(slots)} free CPU slots")
+
+        def add(slot, dev_id):
+            t = time.monotonic()
+            try:
+                device_add_cpu(g.qmp, slot, dev_id)
+            except QMPError as e:
+                return None, f"device_add {dev_id} refused: {e.desc}"
+            return t, None
+
+        since = g.mark()
+        starts = []
+        for k in range(count):
+            t, err = add(slots[k], f"hcpu{k}")
+            if err:
+                return res.fail(err)
+            starts.append(t)
+        # Each new CPU must come online; markers can come in any order.
+        seen = {}
+        idx = since
+        deadline = starts[0] + cpu_timeout * count
+        while len(seen) < count:
+            hit = g.wait_line(r"E2E: CPU(\d+) ONLINE( FAILED)?", deadline - time.monotonic(), idx)
+            if not hit:
+                return res.fail(f"{count - len(seen)} of {count} hot-added CPU(s) never came "
+                                f"online within {cpu_timeout * count:.0f} s of device_add",
+                                g.diagnose(since))
+            t, m, idx = hit
+            idx += 1
+            if m.group(2):
+                return res.fail(f"guest could not online CPU{m.group(1)}", g.diagnose(since))
+            seen[int(m.group(1))] = t
+        res.times = [t - starts[0] for t in sorted(seen.values())]
+
+        if scenario == "unplug-readd":
+            cpu = max(seen)
+            since = g.mark()
+            t = time.monotonic()
+            try:
+                g.qmp.cmd("device_del", id="hcpu0")
+            except QMPError as e:
+                return res.fail(f"device_del refused: {e.desc}")
+            hit = g.wait_line(rf"E2E: CPU{cpu} REMOVED", cpu_timeout, since)
+            if not hit:
+                return res.fail(f"CPU{cpu} was not removed within {cpu_timeout:.0f} s of "
+                                f"device_del", g.diagnose(since))
+            # The guest saw the removal; QEMU must have dropped the vCPU too.
+            end = time.monotonic() + cpu_timeout
+            while time.monotonic() < end:
+                if len(g.qmp.cmd("query-cpus-fast")) == 1:
+                    break
+                time.sleep(0.05)
+            else:
+                return res.fail("QEMU still lists the unplugged vCPU")
+            res.unplug_times.append(hit[0] - t)
+            since = g.mark()
+            t, err = add(free_slots(g.qmp)[0], "hcpu0")
+            if err:
+                return res.fail("re-add: " + err)
+            hit = g.wait_line(r"E2E: CPU(\d+) ONLINE( FAILED)?", cpu_timeout, since)
+            if not hit or hit[1].group(2):
+                return res.fail(f"re-added CPU did not come online within {cpu_timeout:.0f} s",
+                                g.diagnose(since))
+            res.times.append(hit[0] - t)
+        res.ok = True
+        res.detail = ", ".join(f"{x:.2f} s" for x in res.times)
+        return res
+    except Exception as e:  # noqa: BLE001 - report, never hang or crash
+        return res.fail(f"harness error: {type(e).__name__}: {e}",
+                        ["last serial lines:"] + ["  | " + s for s in g.tail()])
+    finally:
+        g.close()
+
+
+SCENARIOS = {
+    "add1": "hot-add 1 CPU",
+    "add3": "hot-add 3 CPUs back to back",
+    "unplug-readd": "hot-add 1 CPU, unplug it, add it again",
+}
+
+
+def all_names():
+    return [f"{fw}-{sc}" for fw in FIRMWARE for sc in SCENARIOS]
+
+
+def split_name(name):
+    for fw in FIRMWARE:
+        if name.startswith(fw + "-") and name[len(fw) + 1:] in SCENARIOS:
+            return fw, name[len(fw) + 1:]
+    raise ValueError(f"unknown scenario {name!r}; known: {', '.join(all_names())}")
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None

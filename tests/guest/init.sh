@@ -1,0 +1,63 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# /init of the end-to-end test guest (busybox ash).  It reports on the
+# serial console, one "E2E:" line per event, and onlines hot-added CPUs
+# itself, so the host can time device_add -> CPU online:
+#   E2E: READY ncpus=N            boot finished, polling starts
+#   E2E: CPU<n> ONLINE ncpus=N    a new CPU was onlined (or came up online)
+#   E2E: CPU<n> ONLINE FAILED     writing 1 to .../online failed
+#   E2E: CPU<n> REMOVED           a CPU went away (hot-unplug)
+#   E2E: HB                       heartbeat every e2e.hb polls (0 = off)
+#   KLOG: ...                     new kernel log lines
+/bin/busybox mkdir -p /proc /sys /dev /tmp
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+
+poll=0.05 hb=0
+for a in $(cat /proc/cmdline); do
+    case "$a" in
+        e2e.poll=*) poll=${a#e2e.poll=} ;;
+        e2e.hb=*) hb=${a#e2e.hb=} ;;
+    esac
+done
+
+known=" "
+for d in /sys/devices/system/cpu/cpu[0-9]*; do
+    known="$known${d##*/cpu} "
+done
+dmesg -n 1
+klines=$(dmesg | wc -l)
+echo "E2E: READY ncpus=$(grep -c ^processor /proc/cpuinfo)"
+
+n=0
+while true; do
+    now=" "
+    for d in /sys/devices/system/cpu/cpu[0-9]*; do
+        [ -d "$d" ] || continue
+        c=${d##*/cpu}
+        now="$now$c "
+        case "$known" in *" $c "*) continue ;; esac
+        # A hot-added CPU: online it once its 'online' file shows up.
+        [ -f "$d/online" ] || continue
+        if [ "$(cat "$d/online")" = 1 ] || echo 1 > "$d/online" 2>/dev/null; then
+            echo "E2E: CPU$c ONLINE ncpus=$(grep -c ^processor /proc/cpuinfo)"
+        else
+            echo "E2E: CPU$c ONLINE FAILED"
+        fi
+        known="$known$c "
+    done
+    for c in $known; do
+        case "$now" in *" $c "*) ;; *) echo "E2E: CPU$c REMOVED"; known=$(echo "$known" | sed "s/ $c / /") ;; esac
+    done
+    k=$(dmesg | wc -l)
+    if [ "$k" -gt "$klines" ]; then
+        dmesg | tail -n $((k - klines)) | sed 's/^/KLOG: /'
+        klines=$k
+    fi
+    n=$((n + 1))
+    if [ "$hb" -gt 0 ] && [ $((n % hb)) -eq 0 ]; then echo "E2E: HB"; fi
+    sleep "$poll"
+done
