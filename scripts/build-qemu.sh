@@ -46,7 +46,7 @@ rsync -a --checksum --delete "$stage/" "$src/"
 # 3. configure when needed
 CONFIGURE_OPTS="--target-list=x86_64-softmmu --without-default-features \
  --enable-tcg --enable-kvm --disable-install-blobs --disable-download \
- --disable-docs --python=/usr/bin/python3 \
+ --disable-docs --python=/usr/bin/python3 --cc='ccache cc' --cxx='ccache c++' \
  --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu"
 # Reconfigure when the options or the host toolchain that configure probed change.
 stamp="$CONFIGURE_OPTS $(dpkg-query -W -f='${Package}=${Version} ' gcc-multilib meson libglib2.0-dev 2>/dev/null || true)"
@@ -54,7 +54,7 @@ if [ ! -f "$build/build.ninja" ] || [ "$(cat "$build/.smmhp-configure" 2>/dev/nu
     log "configuring in $build"
     rm -rf "$build"; mkdir -p "$build"
     # shellcheck disable=SC2086
-    (cd "$build" && "$src/configure" $CONFIGURE_OPTS >configure.log 2>&1) || {
+    (cd "$build" && eval "\"\$src/configure\" $CONFIGURE_OPTS" >configure.log 2>&1) || {
         tail -40 "$build/configure.log"; log "configure failed (log: $build/configure.log)" >&2; exit 1; }
     echo "$stamp" > "$build/.smmhp-configure"
 fi

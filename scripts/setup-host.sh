@@ -54,6 +54,27 @@ SRC
     rm -f "$stamp_dir/apt-updated"
 fi
 
+trixie_list=/etc/apt/sources.list.d/smm-hotplug-trixie.sources
+if [ ! -f "$trixie_list" ]; then
+    # Binary index of trixie, pinned to 100 so that nothing comes from it
+    # unless named: QEMU 10.0's expected ACPI tables were made with SeaBIOS
+    # 1.16.3 (trixie); bookworm's 1.16.2 places the NVDIMM buffer elsewhere.
+    echo "setup: adding trixie binary index, pinned to 100 ($trixie_list)"
+    cat > "$trixie_list" <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    cat > /etc/apt/preferences.d/smm-hotplug-trixie <<PIN
+Package: *
+Pin: release n=trixie
+Pin-Priority: 100
+PIN
+    rm -f "$stamp_dir/apt-updated"
+fi
+
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" \
@@ -78,4 +99,14 @@ if ! meson --version 2>/dev/null | grep -qE '^1\.([5-9]|[1-9][0-9])'; then
         >"$stamp_dir/apt-install-meson.log" 2>&1 || {
         tail -30 "$stamp_dir/apt-install-meson.log"; echo "setup: meson install failed" >&2; exit 1; }
 fi
+sb=$(dpkg-query -W -f='${Version}' seabios 2>/dev/null || true)
+case "$sb" in
+1.16.3*) ;;
+*)
+    echo "setup: installing seabios 1.16.3 from trixie (have: ${sb:-none})"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q -t trixie seabios \
+        >"$stamp_dir/apt-install-seabios.log" 2>&1 || {
+        tail -30 "$stamp_dir/apt-install-seabios.log"; echo "setup: seabios install failed" >&2; exit 1; }
+    ;;
+esac
 echo "setup: host packages ok"

@@ -162,7 +162,7 @@ class Guest:
                 m = re.match(r"CPU#(\d+)", block)
                 if not m:
                     continue
-                rip = re.search(r"RIP=([0-9a-f]+)", block)
+                rip = re.search(r"[RE]IP=([0-9a-f]+)", block)
                 smm = re.search(r"SMM=(\d)", block)
                 hlt = re.search(r"HLT=(\d)", block)
                 cs = re.search(r"\nCS =([0-9a-f]+) ([0-9a-f]+)", block)

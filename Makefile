@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Entry points.  Caches live in $(SMMHP_CACHE) (default ~/.cache/smm-hotplug).
+#   make demo      build what is missing, boot an SMM guest on OVMF, hot-add CPUs
+#   make check     build what is missing, run every test; last line
+#                  'N passed, M failed, K skipped'
+#   make qemu      fetch + patch + build QEMU (incremental)
+#   make guest     kernel + initramfs for the end-to-end tests
+#   make testfw    the freestanding test firmware
+#   make e2e E2E='ovmf-smm-add1 ...'   end-to-end scenarios by name (E2E_RUNS=N)
+#   make e2e-list  list the scenario names
+#   make check-patches   every hook patch applies with --fuzz=0
+#   make checkpatch      QEMU's checkpatch.pl on every patch and overlay file
+
+SHELL := /bin/sh
+PY := python3
+
+.PHONY: demo check setup qemu guest testfw e2e e2e-list check-patches checkpatch
+
+setup:
+	@sh scripts/setup-host.sh
+
+qemu: setup
+	@SMMHP_SKIP_SETUP=1 sh scripts/build-qemu.sh
+
+guest: setup
+	@sh scripts/mkguest.sh
+
+testfw:
+	@$(MAKE) -s -C testfw
+
+demo: qemu guest
+	@$(PY) tests/demo.py $(DEMO_ARGS)
+
+check: qemu guest testfw
+	@$(PY) tests/run-all.py $(CHECK_ARGS)
+
+e2e: qemu guest
+	@$(PY) tests/e2e/run.py --runs $(or $(E2E_RUNS),1) $(E2E)
+
+e2e-list:
+	@$(PY) tests/e2e/run.py --list
+
+check-patches:
+	@sh scripts/qemu-patches.sh check
+
+checkpatch:
+	@sh scripts/checkpatch.sh

@@ -1,0 +1,75 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Developer loop for the hook patches in qemu/patches (one logical change
+# each, applied in the order of qemu/patches/series):
+#
+#   scripts/qemu-patches.sh check    apply every patch with --fuzz=0 to a
+#                                    fresh copy of Debian's tree
+#   scripts/qemu-patches.sh edit     make $SMMHP_CACHE/src/qemu-dev: a git
+#                                    repository with Debian's tree as the
+#                                    base commit and one commit per patch
+#   scripts/qemu-patches.sh export   turn the commits of qemu-dev on top of
+#                                    the base back into qemu/patches/*.patch
+#                                    and series (git format-patch)
+#
+# Edit or add commits in qemu-dev with ordinary git (commit --amend,
+# rebase -i, commit), then export, then `make qemu` to rebuild.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/versions.sh"
+CACHE=${SMMHP_CACHE:-$HOME/.cache/smm-hotplug}
+ver=$(echo "$QEMU_DEB_VERSION" | sed 's/^[0-9]*://')
+pristine=$CACHE/src/qemu-$ver.pristine
+dev=$CACHE/src/qemu-dev
+pdir=$top/qemu/patches
+
+need_pristine() {
+    [ -d "$pristine" ] || python3 "$top/scripts/fetch-source.py" "$QEMU_SRC_PKG" "$QEMU_DEB_VERSION" "$pristine"
+}
+
+case "${1:-}" in
+check)
+    need_pristine
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    rsync -a "$pristine/" "$tmp/"
+    sh "$top/scripts/apply-series.sh" "$pdir" "$tmp"
+    # every patch in the directory must be listed, and vice versa
+    for p in "$pdir"/*.patch; do
+        [ -e "$p" ] || continue
+        grep -qx "$(basename "$p")" "$pdir/series" || { echo "check: $(basename "$p") is not in series" >&2; exit 1; }
+    done
+    echo "check: all patches apply with --fuzz=0 to Debian $ver"
+    ;;
+edit)
+    need_pristine
+    if [ -d "$dev/.git" ]; then
+        echo "edit: $dev exists; remove it first to start over" >&2
+        exit 1
+    fi
+    rsync -a --delete "$pristine/" "$dev/"
+    cd "$dev"
+    git init -q
+    git add -A >/dev/null
+    git -c user.name=base -c user.email=base@invalid commit -qm "Debian qemu $ver (debian/patches applied)"
+    git tag debian-base
+    if [ -s "$pdir/series" ]; then
+        grep -v '^#' "$pdir/series" | sed '/^$/d' | sed "s|^|$pdir/|" | xargs git am -q --keep-cr
+    fi
+    echo "edit: $dev: $(git rev-list --count debian-base..HEAD) patch commits on top of debian-base"
+    ;;
+export)
+    [ -d "$dev/.git" ] || { echo "export: run '$0 edit' first" >&2; exit 1; }
+    rm -f "$pdir"/*.patch
+    mkdir -p "$pdir"
+    (cd "$dev" && git format-patch -q --zero-commit --no-signature --no-stat \
+        -N -o "$pdir" debian-base..HEAD)
+    (cd "$pdir" && ls -1 ./*.patch 2>/dev/null | sed 's|^\./||' > series)
+    echo "export: $(wc -l < "$pdir/series") patches written to $pdir"
+    ;;
+*)
+    sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac

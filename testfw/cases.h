@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef TESTFW_CASES_H
+#define TESTFW_CASES_H
+
+/* smm_common.c */
+extern const char smm_handler_start[], smm_handler_end[];
+extern const char tramp_start[], tramp_end[];
+void smm_setup(void);
+
+/* tcg_smm.c: TCG SMM semantics (INIT latch, SMI in wait-for-SIPI) */
+void case_init_held_in_smm(void);
+void case_smi_pending_in_wait_for_sipi(void);
+
+#endif

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Reset vector, switch to 32-bit flat protected mode, call main().
+ * Also the 16-bit code that main() copies into RAM: the SMI handler and
+ * the AP start-up trampoline.  Both touch only absolute low addresses (the
+ * mailbox, see testfw.h) and relative jumps, so they run wherever they are
+ * copied to.
+ */
+#include "layout.h"
+
+        .section .text16, "ax"
+        .code16
+        .globl entry16
+entry16:
+        cli
+        cld
+        lgdtl %cs:(gdt_desc - entry16)  /* entry16 is at ROM_BASE */
+        movl %cr0, %eax
+        orl $1, %eax
+        movl %eax, %cr0
+        ljmpl $0x08, $entry32
+
+        .code32
+entry32:
+        movw $0x10, %ax
+        movw %ax, %ds
+        movw %ax, %es
+        movw %ax, %ss
+        movw %ax, %fs
+        movw %ax, %gs
+        /* An AP that ends up here (say, an SMI taken from its reset
+         * state and resumed at the reset vector) must not run main(). */
+        movl $0x1b, %ecx                /* IA32_APIC_BASE */
+        rdmsr
+        testl $0x100, %eax              /* BSP flag */
+        jz 1f
+        movl $BSP_STACK_TOP, %esp
+        /* .data lives in ROM and runs in RAM; .bss is zeroed */
+        movl $_data_lma, %esi
+        movl $_data_start, %edi
+        movl $_data_end, %ecx
+        subl %edi, %ecx
+        rep movsb
+        movl $_bss_start, %edi
+        movl $_bss_end, %ecx
+        subl %edi, %ecx
+        xorl %eax, %eax
+        rep stosb
+        call main
+1:      cli
+        hlt
+        jmp 1b
+
+        .p2align 3
+gdt:
+        .quad 0
+        .quad 0x00cf9a000000ffff        /* 0x08: code, flat 4 GiB */
+        .quad 0x00cf92000000ffff        /* 0x10: data, flat 4 GiB */
+gdt_desc:
+        .word gdt_desc - gdt - 1
+        .long gdt
+
+/*
+ * SMI handler, entered at SMBASE + 0x8000 in SMM's real-mode-like state:
+ * CS base = SMBASE, data segments base 0 with 4 GiB limits.  It counts the
+ * entry, records what the test needs from the save state map (the 64-bit
+ * layout QEMU's x86_64 target uses), optionally relocates SMBASE, then
+ * spins with a heartbeat until the test releases it, and resumes.
+ */
+        .code16
+        .globl smm_handler_start, smm_handler_end
+smm_handler_start:
+        lock incl (MB_SMM_ENTRIES)
+        movl (MB_TRAMP_COUNT), %eax
+        movl %eax, (MB_SMM_SAW_TRAMP)
+        movzwl %cs:(0x8000 + 0x7e10), %eax      /* saved CS selector */
+        movl %eax, (MB_SMM_CS)
+        movl %cs:(0x8000 + 0x7f78), %eax        /* saved RIP, low half */
+        movl %eax, (MB_SMM_RIP)
+        movl %cs:(0x8000 + 0x7f00), %eax        /* SMBASE */
+        movl %eax, (MB_SMM_SMBASE)
+        movl (MB_SMM_NEW_SMBASE), %eax
+        testl %eax, %eax
+        jz 1f
+        movl %eax, %cs:(0x8000 + 0x7f00)        /* relocate on RSM */
+1:      lock incl (MB_SMM_HEARTBEAT)
+        pause
+        cmpl $0, (MB_SMM_GO)
+        je 1b
+        lock incl (MB_SMM_EXITS)
+        rsm
+smm_handler_end:
+
+/*
+ * AP trampoline, started by SIPI at VECTOR << 12 with CS = VECTOR << 8,
+ * IP = 0 and data segments at base 0.  It counts its start and halts
+ * with interrupts off; an SMI still wakes it.
+ */
+        .globl tramp_start, tramp_end
+tramp_start:
+        cli
+        lock incl (MB_TRAMP_COUNT)
+1:      hlt
+        jmp 1b
+tramp_end:
+
+        .section .reset, "ax"
+        .code16
+        .globl reset
+reset:
+        jmp entry16
+        .fill 16 - (. - reset), 1, 0xf4
+
+        .section .note.GNU-stack, "", @progbits

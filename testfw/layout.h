@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Fixed addresses shared by the assembly and the C code. */
+#ifndef TESTFW_LAYOUT_H
+#define TESTFW_LAYOUT_H
+
+#define ROM_BASE        0xffff0000      /* 64 KiB image at the top of 4 GiB */
+#define BSP_STACK_TOP   0x00080000
+#define RAM_DATA        0x00100000      /* .data and .bss */
+
+/* Mailbox shared with the 16-bit SMI handler and trampoline (below 64K). */
+#define MB_BASE             0x7000
+#define MB_SMM_ENTRIES      (MB_BASE + 0x00)
+#define MB_SMM_GO           (MB_BASE + 0x04)
+#define MB_SMM_HEARTBEAT    (MB_BASE + 0x08)
+#define MB_SMM_SAW_TRAMP    (MB_BASE + 0x0c)
+#define MB_TRAMP_COUNT      (MB_BASE + 0x10)
+#define MB_SMM_CS           (MB_BASE + 0x14)
+#define MB_SMM_RIP          (MB_BASE + 0x18)
+#define MB_SMM_SMBASE       (MB_BASE + 0x1c)
+#define MB_SMM_NEW_SMBASE   (MB_BASE + 0x20)
+#define MB_SMM_EXITS        (MB_BASE + 0x24)
+
+#define DEFAULT_SMBASE      0x30000
+#define TRAMP_VECTOR        0x09        /* trampoline at 0x9000 */
+
+#endif
