@@ -48,7 +48,7 @@ edit)
         echo "edit: $dev exists; remove it first to start over" >&2
         exit 1
     fi
-    rsync -a --delete "$pristine/" "$dev/"
+    rsync -a --no-owner --no-group --delete "$pristine/" "$dev/"
     cd "$dev"
     git init -q
     git add -A >/dev/null

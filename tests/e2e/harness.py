@@ -35,10 +35,6 @@ FIRMWARE = {
         "smm": "on", "desc": "Debian OVMF with SMM (OVMF_CODE_4M.secboot.fd), smm=on",
         "code": "OVMF_CODE_4M.secboot.fd", "vars": "OVMF_VARS_4M.fd",
         "secure": True,
-        "xfail": "under TCG an INIT resets a CPU out of SMM and a CPU in "
-                 "wait-for-SIPI takes the broadcast SMI at once, so OVMF's "
-                 "relocation of the new CPU never finishes and the guest "
-                 "hangs (issue 3: SMM CPU hotplug under TCG)",
     },
 }
 
@@ -220,10 +216,11 @@ def device_add_cpu(qmp, slot, dev_id):
 
 
 def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
-                 boot_timeout=90.0, run=1, smp="1,maxcpus=4"):
+                 boot_timeout=90.0, run=1):
     """Boot, hot-add/remove as the scenario says, time it, always clean up."""
     name = f"{fw}-{scenario}"
     res = Result(name)
+    smp = SCENARIOS[scenario][1]
     g = Guest(qemu, fw, smp=smp, logdir=logdir, name=f"{name}-r{run}")
     try:
         hit = g.wait_line(r"E2E: READY ncpus=(\d+)", boot_timeout)
@@ -232,6 +229,9 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
                             ["qemu stderr: " + s for s in g.stderr[-5:]] +
                             ["last serial lines:"] + ["  | " + s for s in g.tail()])
         res.boot = hit[0] - g.t0
+        want = int(smp.split(",")[0])
+        if int(hit[1].group(1)) != want:
+            return res.fail(f"guest booted with {hit[1].group(1)} CPUs online, expected {want}")
         g.connect()
         res.features = negotiated_features(g.qmp)
         slots = free_slots(g.qmp)
@@ -311,10 +311,13 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
         g.close()
 
 
+# name -> (description, -smp at boot)
 SCENARIOS = {
-    "add1": "hot-add 1 CPU",
-    "add3": "hot-add 3 CPUs back to back",
-    "unplug-readd": "hot-add 1 CPU, unplug it, add it again",
+    "add1": ("hot-add 1 CPU", "1,maxcpus=4"),
+    "add3": ("hot-add 3 CPUs back to back", "1,maxcpus=4"),
+    "unplug-readd": ("hot-add 1 CPU, unplug it, add it again", "1,maxcpus=4"),
+    "smp2-add1": ("boot with 2 CPUs, hot-add 1", "2,maxcpus=4"),
+    "smp4-add1": ("boot with 4 CPUs, hot-add 1", "4,maxcpus=8"),
 }
 
 

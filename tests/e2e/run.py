@@ -37,9 +37,9 @@ def main():
     a = ap.parse_args()
     if a.list:
         for fw, f in harness.FIRMWARE.items():
-            for sc, d in harness.SCENARIOS.items():
+            for sc, (d, _) in harness.SCENARIOS.items():
                 x = "  [expected failure]" if f.get("xfail") else ""
-                print(f"{fw}-{sc:14s} {d}; {f['desc']}{x}")
+                print(f"{fw + '-' + sc:26s} {d}; {f['desc']}{x}")
         return 0
     try:
         todo = [harness.split_name(n) for n in (a.names or harness.all_names())]
@@ -67,8 +67,8 @@ def main():
                 print(f"PASS  {label}: device_add -> online {r.detail}{feats}", flush=True)
             elif r.ok and xfail:
                 failed += 1
-                print(f"XPASS {label}: passed but is marked as an expected failure "
-                      f"({xfail}); remove the mark{feats}", flush=True)
+                print(f"XPASS {label}: passed ({r.detail}) but is marked as an expected "
+                      f"failure ({xfail}); remove the mark{feats}", flush=True)
             elif xfail:
                 passed += 1
                 print(f"XFAIL {label}: {r.detail}{feats}\n      expected: {xfail}", flush=True)
