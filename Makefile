@@ -11,17 +11,25 @@
 #   make e2e-list  list the scenario names
 #   make check-patches   every hook patch applies with --fuzz=0
 #   make checkpatch      QEMU's checkpatch.pl on every patch and overlay file
+#   make bench     hot-add latency, ours vs Debian's unpatched QEMU (same run)
 
 SHELL := /bin/sh
 PY := python3
 
-.PHONY: demo check setup qemu guest testfw e2e e2e-list check-patches checkpatch
+.PHONY: demo check setup qemu qemu-baseline guest testfw e2e e2e-list check-patches \
+	checkpatch bench
 
 setup:
 	@sh scripts/setup-host.sh
 
 qemu: setup
 	@SMMHP_SKIP_SETUP=1 sh scripts/build-qemu.sh
+
+qemu-baseline: setup
+	@SMMHP_SKIP_SETUP=1 SMMHP_BASELINE=1 sh scripts/build-qemu.sh
+
+bench: qemu qemu-baseline guest
+	@$(PY) bench/hotplug.py --runs $(or $(BENCH_RUNS),5)
 
 guest: setup
 	@sh scripts/mkguest.sh

@@ -10,17 +10,25 @@
 #   ccache/                     compiler cache
 # Only files whose contents changed are rewritten into src/qemu, so ninja
 # rebuilds incrementally after an overlay or patch edit.
+#
+# SMMHP_BASELINE=1 builds Debian's tree without our series instead
+# (src/qemu-baseline, build/qemu-baseline): the baseline for benchmarks
+# and for showing that a regression test fails without the fix.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/versions.sh"
 CACHE=${SMMHP_CACHE:-$HOME/.cache/smm-hotplug}
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
+# Paths below $CACHE are hashed relative, so both trees share cache hits.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$CACHE}
 ver=$(echo "$QEMU_DEB_VERSION" | sed 's/^[0-9]*://')
 pristine=$CACHE/src/qemu-$ver.pristine
-stage=$CACHE/src/qemu.stage
-src=$CACHE/src/qemu
-build=$CACHE/build/qemu
+variant=qemu
+[ -z "${SMMHP_BASELINE:-}" ] || variant=qemu-baseline
+stage=$CACHE/src/$variant.stage
+src=$CACHE/src/$variant
+build=$CACHE/build/$variant
 mkdir -p "$CACHE/src" "$CACHE/build"
 
 log() { echo "build-qemu: $*"; }
@@ -32,13 +40,18 @@ if [ ! -d "$pristine" ]; then
 fi
 
 # 1. stage = pristine + our hook patches + our overlay files
-log "preparing source tree (Debian $ver + qemu/patches + overlay)"
 rsync -a --delete "$pristine/" "$stage/"
-sh "$top/scripts/apply-series.sh" "$top/qemu/patches" "$stage"
-(cd "$top/qemu" && find . -path ./patches -prune -o -type f -print) | while read -r f; do
-    mkdir -p "$stage/$(dirname "$f")"
-    cp "$top/qemu/$f" "$stage/$f"
-done
+if [ -n "${SMMHP_BASELINE:-}" ]; then
+    log "preparing baseline source tree (Debian $ver, without our series)"
+else
+    log "preparing source tree (Debian $ver + qemu/patches + overlay)"
+    sh "$top/scripts/apply-series.sh" "$top/qemu/patches" "$stage"
+    (cd "$top/qemu" && find . -path ./patches -prune -o -name qtests.list -prune -o -type f -print) |
+    while read -r f; do
+        mkdir -p "$stage/$(dirname "$f")"
+        cp "$top/qemu/$f" "$stage/$f"
+    done
+fi
 
 # 2. copy into the build tree only what changed, keeping mtimes otherwise
 rsync -a --checksum --delete "$stage/" "$src/"
@@ -61,7 +74,7 @@ fi
 
 # 4. build, printing progress every ~10%
 TARGETS="qemu-system-x86_64"
-for t in bios-tables-test q35-test cpu-plug-test lpc-ich9-test fw_cfg-test \
+[ -n "${SMMHP_BASELINE:-}" ] || for t in bios-tables-test q35-test cpu-plug-test lpc-ich9-test fw_cfg-test \
          tco-test device-plug-test $(cat "$top/qemu/qtests.list" 2>/dev/null || true); do
     TARGETS="$TARGETS tests/qtest/$t"
 done

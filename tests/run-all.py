@@ -4,12 +4,14 @@
 closing line 'N passed, M failed, K skipped'.
 
 Parts, in order:
+  lint     every hook patch applies with --fuzz=0 and is checkpatch.pl clean,
+           and so is every C file of the qemu/ overlay
   qtest    QEMU's own qtests for this area plus ours, each g_test case
            counted on its own (TAP), skips reported with their reason
   testfw   the freestanding test firmware cases of tests/testfw (TCG)
   e2e      the end-to-end scenarios of tests/e2e (Linux guest, TCG)
 
-    tests/run-all.py [--only qtest|testfw|e2e] [-v]
+    tests/run-all.py [--only lint|qtest|testfw|e2e] [-v]
 """
 
 import argparse
@@ -168,12 +170,49 @@ def run_sub(part, cmd):
     return int(last.group(1)), int(last.group(2))
 
 
+def run_lint():
+    """One test per hook patch and per overlay C file (checkpatch.pl), plus
+    one for the whole series applying with --fuzz=0."""
+    ok = bad = 0
+    r = subprocess.run(["sh", os.path.join(TOP, "scripts", "qemu-patches.sh"), "check"],
+                       capture_output=True, text=True)
+    if r.returncode == 0:
+        ok += 1
+        print("PASS  lint series applies with --fuzz=0", flush=True)
+    else:
+        bad += 1
+        print("FAIL  lint series: " + (r.stderr or r.stdout).strip().replace("\n", "\n      "))
+    r = subprocess.run(["sh", os.path.join(TOP, "scripts", "checkpatch.sh")],
+                       capture_output=True, text=True)
+    current = None
+    for line in r.stdout.splitlines():
+        m = re.match(r"^checkpatch: (\S+): (.*)$", line)
+        if m:
+            name, verdict = m.groups()
+            if "has no obvious style problems" in verdict:
+                ok += 1
+                print(f"PASS  lint checkpatch {name}", flush=True)
+            else:
+                bad += 1
+                print(f"FAIL  lint checkpatch {name}: {verdict}", flush=True)
+            current = name
+        elif line.startswith(("ERROR", "WARNING")) and current:
+            print(f"      {line}")
+    if r.returncode != 0 and bad == 0:
+        bad += 1
+        print(f"FAIL  lint checkpatch: exited {r.returncode}: {r.stderr.strip()}")
+    return ok, bad
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", choices=["qtest", "testfw", "e2e"])
+    ap.add_argument("--only", choices=["lint", "qtest", "testfw", "e2e"])
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     passed = failed = skipped = 0
+    if a.only in (None, "lint"):
+        ok, bad = run_lint()
+        passed, failed = passed + ok, failed + bad
     if a.only in (None, "qtest"):
         for name, args, timeout in QTESTS + our_qtests():
             ok, bad, skip, notes = run_qtest(name, args, timeout, a.verbose)

@@ -1,0 +1,26 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Run QEMU's scripts/checkpatch.pl on every hook patch and every overlay
+# source file.  Exit status 1 if any has an error.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/versions.sh"
+CACHE=${SMMHP_CACHE:-$HOME/.cache/smm-hotplug}
+ver=$(echo "$QEMU_DEB_VERSION" | sed 's/^[0-9]*://')
+tree=$CACHE/src/qemu-$ver.pristine
+[ -x "$tree/scripts/checkpatch.pl" ] || python3 "$top/scripts/fetch-source.py" "$QEMU_SRC_PKG" "$QEMU_DEB_VERSION" "$tree"
+rc=0
+for p in "$top"/qemu/patches/*.patch; do
+    [ -e "$p" ] || continue
+    out=$(cd "$tree" && perl scripts/checkpatch.pl --no-signoff "$p" 2>&1) || rc=1
+    echo "checkpatch: $(basename "$p"): $(echo "$out" | tail -1 | sed 's|.*/||')"
+    echo "$out" | grep -E '^(ERROR|WARNING)' -A3 | grep -v 'does MAINTAINERS need updating' || true
+done
+# overlay files by their QEMU path, so the tests/ rules apply as upstream
+(cd "$top/qemu" && find . -path ./patches -prune -o \( -name '*.c' -o -name '*.h' \) -print) |
+while read -r f; do
+    f=${f#./}
+    out=$(cd "$top/qemu" && perl "$tree/scripts/checkpatch.pl" --no-tree -f "$f" 2>&1) || { echo "$out"; exit 1; }
+    echo "checkpatch: qemu/$f: $(echo "$out" | tail -1)"
+done || rc=1
+exit $rc
