@@ -3,9 +3,9 @@
  *
  * qtest for the ICH9 SMI paths that need no firmware: APM_CNT (0xb2)
  * writes with APMC_EN clear and set, the ACPI enable/disable commands, and
- * SMI feature negotiation through fw_cfg (etc/smi/*): every combination of
- * feature bits, the lock until reset, and the CPU hotplug policy that
- * depends on the result.
+ * SMI feature negotiation through the etc/smi fw_cfg files: every
+ * combination of feature bits, the lock until reset, and the CPU hotplug
+ * policy that depends on the result.
  */
 
 #include "qemu/osdep.h"
