@@ -11,13 +11,14 @@
 #   make e2e-list  list the scenario names
 #   make check-patches   every hook patch applies with --fuzz=0
 #   make checkpatch      QEMU's checkpatch.pl on every patch and overlay file
+#   make rebuild-aml     regenerate our expected ACPI tables (QEMU's rebuild mode)
 #   make bench     hot-add latency, ours vs Debian's unpatched QEMU (same run)
 
 SHELL := /bin/sh
 PY := python3
 
 .PHONY: demo check setup qemu qemu-baseline guest testfw e2e e2e-list check-patches \
-	checkpatch bench
+	checkpatch bench rebuild-aml
 
 setup:
 	@sh scripts/setup-host.sh
@@ -54,3 +55,6 @@ check-patches:
 
 checkpatch:
 	@sh scripts/checkpatch.sh
+
+rebuild-aml: qemu
+	@sh scripts/rebuild-aml.sh

@@ -17,6 +17,7 @@ kpkg=$(apt-cache depends linux-image-cloud-amd64 | sed -n 's/.*Depends: \(linux-
 if [ ! -f "$out/vmlinuz" ] || [ "$(cat "$out/kernel-package" 2>/dev/null)" != "$kpkg" ]; then
     echo "mkguest: fetching $kpkg"
     tmp=$(mktemp -d)
+    chown _apt "$tmp" 2>/dev/null || true   # apt downloads as _apt
     (cd "$tmp" && apt-get download -q "$kpkg" >/dev/null)
     dpkg-deb -x "$tmp"/*.deb "$tmp/x"
     cp "$tmp"/x/boot/vmlinuz-* "$out/vmlinuz"

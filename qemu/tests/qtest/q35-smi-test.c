@@ -99,6 +99,9 @@ static void test_acpi_enable_disable(void)
 #define F_BROADCAST     (1u << 0)
 #define F_HOTPLUG       (1u << 1)
 #define F_HOT_UNPLUG    (1u << 2)
+#define F_PARKING       (1u << 3)
+#define APM_STS_ON      "-global ICH9-LPC.x-smi-apm-sts=on"
+#define PARKING_ON      "-global ICH9-LPC.x-smi-cpu-hotplug-parking=on"
 
 /* QOM path of the ICH9-LPC device */
 static char *lpc_path(QTestState *qts)
@@ -162,10 +165,11 @@ static bool valid_request(uint64_t req, uint64_t offered)
     if (req & ~offered) {
         return false;
     }
-    if ((req & (F_HOTPLUG | F_HOT_UNPLUG)) && !(req & F_BROADCAST)) {
+    if ((req & (F_HOTPLUG | F_HOT_UNPLUG | F_PARKING)) &&
+        !(req & F_BROADCAST)) {
         return false;
     }
-    if ((req & F_HOT_UNPLUG) && !(req & F_HOTPLUG)) {
+    if ((req & (F_HOT_UNPLUG | F_PARKING)) && !(req & F_HOTPLUG)) {
         return false;
     }
     return true;
@@ -271,7 +275,10 @@ static void test_device_add_policy(void)
     rsp = add_cpu(qs->qts);
     g_assert(qdict_haskey(rsp, "error"));
     g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"), ==,
-                    "cpu hotplug with SMI wasn't enabled by firmware");
+                    "cpu hotplug with SMI wasn't enabled by firmware: it "
+                    "negotiated SMI features 0x1 (broadcast SMI), without CPU "
+                    "hotplug with SMI (bit 1), so it could not take control "
+                    "of a new CPU");
     qobject_unref(rsp);
     pc_fw_cfg_uninit(fw_cfg);
     qtest_shutdown(qs);
@@ -286,6 +293,227 @@ static void test_device_add_policy(void)
     qtest_shutdown(qs);
 }
 
+/* APM_STS front end: write a byte, read what comes back */
+static uint8_t apm_sts(QTestState *qts, uint8_t val)
+{
+    qtest_outb(qts, APM_STS, val);
+    return qtest_inb(qts, APM_STS);
+}
+
+/* Request @features through APM_STS; returns the features in the reply. */
+static uint64_t apm_sts_request(QTestState *qts, uint64_t features)
+{
+    uint8_t r = apm_sts(qts, features << 2);
+
+    g_assert_cmphex(r & 0x03, ==, 0);
+    return r >> 2;
+}
+
+/*
+ * Without x-smi-apm-sts, APM_STS is the scratch register it always was,
+ * which is what a probe sees on QEMU without this front end: the query
+ * bit reads back set.
+ */
+static void test_apm_sts_absent(void)
+{
+    QTestState *qts = qtest_init("-machine q35");
+    int v;
+
+    for (v = 0; v < 256; v++) {
+        g_assert_cmphex(apm_sts(qts, v), ==, v);
+    }
+    g_assert_cmphex(negotiated_features(qts), ==, 0);
+    qtest_quit(qts);
+}
+
+/* The probe: bit 1 reads back clear, bits 2..7 carry what is offered. */
+static void test_apm_sts_probe(void)
+{
+    QTestState *qts = qtest_init("-machine q35 " APM_STS_ON);
+
+    g_assert_cmphex(apm_sts(qts, 0x02), ==,
+                    (F_BROADCAST | F_HOTPLUG | F_HOT_UNPLUG) << 2);
+    /* bit 0 stays transparent, other bits of a query are ignored */
+    g_assert_cmphex(apm_sts(qts, 0xff), ==,
+                    (F_BROADCAST | F_HOTPLUG | F_HOT_UNPLUG) << 2 | 1);
+    g_assert_cmphex(negotiated_features(qts), ==, 0);
+    qtest_quit(qts);
+
+    qts = qtest_init("-machine q35 " APM_STS_ON " " PARKING_ON);
+    g_assert_cmphex(apm_sts(qts, 0x02), ==,
+                    (F_BROADCAST | F_HOTPLUG | F_HOT_UNPLUG | F_PARKING) << 2);
+    qtest_quit(qts);
+}
+
+/*
+ * Every feature combination through APM_STS, with and without the parking
+ * bit offered: the reply is the request when it is accepted and 0 when it
+ * is rejected; a rejection locks nothing.
+ */
+static void apm_sts_combinations(const char *extra, uint64_t offered)
+{
+    QTestState *qts = qtest_initf("-machine q35 " APM_STS_ON " %s", extra);
+    uint64_t req;
+
+    for (req = 1; req < 64; req++) {
+        bool valid = valid_request(req, offered);
+
+        qtest_system_reset(qts);
+        g_assert_cmphex(apm_sts_request(qts, req), ==, valid ? req : 0);
+        g_assert_cmphex(negotiated_features(qts), ==, valid ? req : 0);
+        if (!valid) {
+            g_assert_cmphex(apm_sts_request(qts, F_BROADCAST), ==,
+                            F_BROADCAST);
+        }
+    }
+    qtest_quit(qts);
+}
+
+static void test_apm_sts_combinations(void)
+{
+    apm_sts_combinations("", F_BROADCAST | F_HOTPLUG | F_HOT_UNPLUG);
+    apm_sts_combinations(PARKING_ON,
+                         F_BROADCAST | F_HOTPLUG | F_HOT_UNPLUG | F_PARKING);
+}
+
+/* Parking cannot be negotiated, through either front end, unless offered. */
+static void test_parking_not_offered(void)
+{
+    QOSState *qs = qtest_pc_boot("-machine q35 " APM_STS_ON);
+    QFWCFG *fw_cfg = pc_fw_cfg_init(qs->qts);
+    uint64_t want = F_BROADCAST | F_HOTPLUG | F_PARKING;
+
+    g_assert_cmphex(supported_features(fw_cfg) & F_PARKING, ==, 0);
+    g_assert_cmpint(negotiate(qs, fw_cfg, want), ==, 0);
+    g_assert_cmphex(apm_sts_request(qs->qts, want), ==, 0);
+    g_assert_cmphex(negotiated_features(qs->qts), ==, 0);
+    pc_fw_cfg_uninit(fw_cfg);
+    qtest_shutdown(qs);
+
+    qs = qtest_pc_boot("-machine q35 " APM_STS_ON " " PARKING_ON);
+    fw_cfg = pc_fw_cfg_init(qs->qts);
+    g_assert_cmphex(supported_features(fw_cfg), ==,
+                    F_BROADCAST | F_HOTPLUG | F_HOT_UNPLUG | F_PARKING);
+    g_assert_cmpint(negotiate(qs, fw_cfg, want), ==, 1);
+    g_assert_cmphex(negotiated_features(qs->qts), ==, want);
+    pc_fw_cfg_uninit(fw_cfg);
+    qtest_shutdown(qs);
+}
+
+/* One lock for both front ends, in both directions; reset clears it. */
+static void test_apm_sts_shared_lock(void)
+{
+    QOSState *qs = qtest_pc_boot("-machine q35 " APM_STS_ON);
+    QFWCFG *fw_cfg = pc_fw_cfg_init(qs->qts);
+    uint64_t le = 0;
+
+    /* APM_STS first: fw_cfg sees the result and cannot change it */
+    g_assert_cmphex(apm_sts_request(qs->qts, F_BROADCAST | F_HOTPLUG), ==,
+                    F_BROADCAST | F_HOTPLUG);
+    qfw_cfg_get_file(fw_cfg, "etc/smi/requested-features", &le, sizeof(le));
+    g_assert_cmphex(le64_to_cpu(le), ==, F_BROADCAST | F_HOTPLUG);
+    g_assert_cmpint(negotiate(qs, fw_cfg, F_BROADCAST), ==, 1);
+    g_assert_cmphex(negotiated_features(qs->qts), ==, F_BROADCAST | F_HOTPLUG);
+    /* a second APM_STS request is refused: the reply shows what holds */
+    g_assert_cmphex(apm_sts_request(qs->qts, F_BROADCAST), ==,
+                    F_BROADCAST | F_HOTPLUG);
+
+    /* reset clears; then fw_cfg first: APM_STS cannot change it */
+    qtest_system_reset(qs->qts);
+    g_assert_cmphex(negotiated_features(qs->qts), ==, 0);
+    g_assert_cmpint(negotiate(qs, fw_cfg, F_BROADCAST), ==, 1);
+    g_assert_cmphex(apm_sts_request(qs->qts, F_BROADCAST | F_HOTPLUG), ==,
+                    F_BROADCAST);
+    g_assert_cmphex(negotiated_features(qs->qts), ==, F_BROADCAST);
+    pc_fw_cfg_uninit(fw_cfg);
+    qtest_shutdown(qs);
+}
+
+/*
+ * What SeaBIOS (0x01, then 0x00 from its SMI handler, polled) and OVMF
+ * (0x00 before every SMI) write must read back unchanged, before and after
+ * a negotiation, and must not negotiate anything.
+ */
+static void test_apm_sts_firmware_writes(void)
+{
+    QTestState *qts = qtest_init("-machine q35 " APM_STS_ON);
+    int round;
+
+    for (round = 0; round < 2; round++) {
+        g_assert_cmphex(apm_sts(qts, 0x01), ==, 0x01);
+        g_assert_cmphex(qtest_inb(qts, APM_STS), ==, 0x01);
+        g_assert_cmphex(apm_sts(qts, 0x00), ==, 0x00);
+        g_assert_cmphex(qtest_inb(qts, APM_STS), ==, 0x00);
+        g_assert_cmphex(negotiated_features(qts), ==,
+                        round ? F_BROADCAST | F_HOTPLUG : 0);
+        if (!round) {
+            apm_sts_request(qts, F_BROADCAST | F_HOTPLUG);
+            /* the reply lasts until the next write only */
+            g_assert_cmphex(qtest_inb(qts, APM_STS), ==,
+                            (F_BROADCAST | F_HOTPLUG) << 2);
+        }
+    }
+    qtest_quit(qts);
+}
+
+/* Negotiated features and a pending APM_STS reply survive migration. */
+static void test_apm_sts_migration(void)
+{
+    g_autofree char *tmp = g_dir_make_tmp("q35-smi-test-XXXXXX", NULL);
+    g_autofree char *uri = g_strdup_printf("file:%s/state", tmp);
+    g_autofree char *state = g_strdup_printf("%s/state", tmp);
+    QTestState *src, *dst;
+    QDict *rsp;
+
+    src = qtest_init("-machine q35 " APM_STS_ON);
+    apm_sts_request(src, F_BROADCAST | F_HOTPLUG);
+    /* leave a query's reply pending: it differs from the stored 0x02 */
+    g_assert_cmphex(apm_sts(src, 0x02), ==,
+                    (F_BROADCAST | F_HOTPLUG | F_HOT_UNPLUG) << 2);
+    qtest_qmp_assert_success(src, "{'execute': 'stop'}");
+    qtest_qmp_assert_success(src, "{'execute': 'migrate', 'arguments':"
+                             " {'uri': %s}}", uri);
+    for (;;) {
+        const char *st;
+
+        rsp = qtest_qmp(src, "{'execute': 'query-migrate'}");
+        st = qdict_get_try_str(qdict_get_qdict(rsp, "return"), "status");
+        if (st && !strcmp(st, "completed")) {
+            qobject_unref(rsp);
+            break;
+        }
+        g_assert(!st || strcmp(st, "failed"));
+        qobject_unref(rsp);
+        g_usleep(10000);
+    }
+    qtest_quit(src);
+
+    dst = qtest_initf("-machine q35 " APM_STS_ON " -incoming %s", uri);
+    for (;;) {
+        const char *st;
+
+        /* the load runs at startup; the state leaves "inmigrate" after it */
+        rsp = qtest_qmp(dst, "{'execute': 'query-status'}");
+        st = qdict_get_str(qdict_get_qdict(rsp, "return"), "status");
+        if (strcmp(st, "inmigrate")) {
+            g_assert_cmpstr(st, !=, "shutdown");
+            qobject_unref(rsp);
+            break;
+        }
+        qobject_unref(rsp);
+        g_usleep(10000);
+    }
+    g_assert_cmphex(negotiated_features(dst), ==, F_BROADCAST | F_HOTPLUG);
+    /* the reply is still pending, and the lock still holds */
+    g_assert_cmphex(qtest_inb(dst, APM_STS), ==,
+                    (F_BROADCAST | F_HOTPLUG | F_HOT_UNPLUG) << 2);
+    g_assert_cmphex(apm_sts_request(dst, F_BROADCAST), ==,
+                    F_BROADCAST | F_HOTPLUG);
+    qtest_quit(dst);
+    unlink(state);
+    rmdir(tmp);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -295,6 +523,15 @@ int main(int argc, char **argv)
     qtest_add_func("/q35/smi/fw_cfg/lock-and-reset",
                    test_fw_cfg_lock_and_reset);
     qtest_add_func("/q35/smi/device-add-policy", test_device_add_policy);
+    qtest_add_func("/q35/smi/parking-not-offered", test_parking_not_offered);
+    qtest_add_func("/q35/smi/apm_sts/absent", test_apm_sts_absent);
+    qtest_add_func("/q35/smi/apm_sts/probe", test_apm_sts_probe);
+    qtest_add_func("/q35/smi/apm_sts/combinations",
+                   test_apm_sts_combinations);
+    qtest_add_func("/q35/smi/apm_sts/shared-lock", test_apm_sts_shared_lock);
+    qtest_add_func("/q35/smi/apm_sts/firmware-writes",
+                   test_apm_sts_firmware_writes);
+    qtest_add_func("/q35/smi/apm_sts/migration", test_apm_sts_migration);
 
     qtest_add_func("/q35/smi/apmc-without-cpu", test_apmc_without_cpu);
     qtest_add_func("/q35/smi/apmc-disabled", test_apmc_disabled);

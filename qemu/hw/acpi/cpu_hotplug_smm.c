@@ -1,0 +1,239 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * SMI feature negotiation for q35 (ICH9), see cpu_hotplug_smm.h and
+ * docs/specs/q35-apm-sts.rst.
+ *
+ * Both front ends end in smi_negotiation_request(): the same validation,
+ * the same lock until reset, the same result.
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bswap.h"
+#include "qapi/error.h"
+#include "migration/vmstate.h"
+#include "hw/acpi/cpu_hotplug_smm.h"
+#include "trace.h"
+
+#define F(bit) BIT_ULL(ICH9_LPC_SMI_F_##bit##_BIT)
+
+static const char *feature_names[] = {
+    [ICH9_LPC_SMI_F_BROADCAST_BIT] = "broadcast SMI",
+    [ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT] = "CPU hotplug with SMI",
+    [ICH9_LPC_SMI_F_CPU_HOT_UNPLUG_BIT] = "CPU hot-unplug with SMI",
+    [ICH9_LPC_SMI_F_CPU_HOTPLUG_PARKING_BIT] = "CPU hotplug with parking",
+};
+
+/* "0x3 (broadcast SMI, CPU hotplug with SMI)" */
+static char *describe(uint64_t features)
+{
+    GString *s = g_string_new(NULL);
+    const char *sep = "";
+    int bit;
+
+    g_string_printf(s, "0x%" PRIx64 " (", features);
+    for (bit = 0; bit < 64; bit++) {
+        if (features & BIT_ULL(bit)) {
+            g_string_append(s, sep);
+            if (bit < ARRAY_SIZE(feature_names) && feature_names[bit]) {
+                g_string_append(s, feature_names[bit]);
+            } else {
+                g_string_append_printf(s, "unknown bit %d", bit);
+            }
+            sep = ", ";
+        }
+    }
+    g_string_append(s, *sep ? ")" : "none)");
+    return g_string_free(s, false);
+}
+
+/* Why @req cannot be negotiated, or NULL when it can. */
+static const char *request_error(const SmiNegotiation *s, uint64_t req)
+{
+    if (req & ~s->host_features) {
+        return "requests features that are not offered";
+    }
+    if ((req & (F(CPU_HOTPLUG) | F(CPU_HOT_UNPLUG) | F(CPU_HOTPLUG_PARKING))) &&
+        !(req & F(BROADCAST))) {
+        return "CPU hot(un)plug with SMI requires broadcast SMI";
+    }
+    if ((req & F(CPU_HOT_UNPLUG)) && !(req & F(CPU_HOTPLUG))) {
+        return "CPU hot-unplug with SMI requires CPU hotplug with SMI";
+    }
+    if ((req & F(CPU_HOTPLUG_PARKING)) && !(req & F(CPU_HOTPLUG))) {
+        return "CPU hotplug with parking requires CPU hotplug with SMI";
+    }
+    return NULL;
+}
+
+/*
+ * The one place where a negotiation happens.  A rejected request leaves
+ * nothing negotiated and nothing locked; an accepted one is locked until
+ * reset, whichever front end it came through.
+ */
+static bool smi_negotiation_request(SmiNegotiation *s, uint64_t req,
+                                    const char *frontend)
+{
+    const char *err;
+
+    if (s->features_ok) {
+        trace_smi_negotiation_locked(frontend, req, s->negotiated);
+        return req == s->negotiated;
+    }
+    err = request_error(s, req);
+    if (err) {
+        trace_smi_negotiation_rejected(frontend, req, s->host_features, err);
+        return false;
+    }
+    s->negotiated = req;
+    s->features_ok = 1;
+    /* make the result visible through fw_cfg too */
+    stq_le_p(s->guest_features_le, req);
+    trace_smi_negotiation_accepted(frontend, req);
+    return true;
+}
+
+bool smi_negotiation_check_host(SmiNegotiation *s, Error **errp)
+{
+    uint64_t f = s->host_features;
+
+    if ((f & F(CPU_HOT_UNPLUG)) && !(f & F(CPU_HOTPLUG))) {
+        /* firmware would be refused anyway; fail early and clearly */
+        error_setg(errp, "cpu hot-unplug requires cpu hot-plug");
+        error_append_hint(errp, "Set ICH9-LPC.x-smi-cpu-hotplug=on, or "
+                          "x-smi-cpu-hotunplug=off.\n");
+        return false;
+    }
+    if ((f & F(CPU_HOTPLUG_PARKING)) &&
+        (f & (F(BROADCAST) | F(CPU_HOTPLUG))) != (F(BROADCAST) | F(CPU_HOTPLUG))) {
+        error_setg(errp, "CPU hotplug with parking requires broadcast SMI "
+                   "and CPU hotplug with SMI");
+        error_append_hint(errp, "Set ICH9-LPC.x-smi-broadcast=on and "
+                          "x-smi-cpu-hotplug=on, or "
+                          "x-smi-cpu-hotplug-parking=off.\n");
+        return false;
+    }
+    return true;
+}
+
+static void features_ok_selected(void *opaque)
+{
+    SmiNegotiation *s = opaque;
+
+    smi_negotiation_request(s, ldq_le_p(s->guest_features_le), "fw_cfg");
+}
+
+void smi_negotiation_fw_cfg_init(SmiNegotiation *s, FWCfgState *fw_cfg)
+{
+    if (!s->host_features || !fw_cfg) {
+        return;
+    }
+    stq_le_p(s->host_features_le, s->host_features);
+    fw_cfg_add_file(fw_cfg, "etc/smi/supported-features",
+                    s->host_features_le, sizeof(s->host_features_le));
+    /* the other two are cleared on reset; they are only linked here */
+    fw_cfg_add_file_callback(fw_cfg, "etc/smi/requested-features",
+                             NULL, NULL, NULL, s->guest_features_le,
+                             sizeof(s->guest_features_le), false);
+    fw_cfg_add_file_callback(fw_cfg, "etc/smi/features-ok",
+                             features_ok_selected, NULL, s,
+                             &s->features_ok, sizeof(s->features_ok), true);
+}
+
+void smi_negotiation_reset(SmiNegotiation *s)
+{
+    memset(s->guest_features_le, 0, sizeof(s->guest_features_le));
+    s->features_ok = 0;
+    s->negotiated = 0;
+    s->apm_sts_replying = false;
+    s->apm_sts_reply = 0;
+}
+
+/*
+ * APM_STS: a write with bits 1..7 clear (what SeaBIOS and OVMF write) is a
+ * plain store.  Bit 1 set queries the offered features; bit 1 clear with
+ * feature bits set requests them.  Until the next write, reads return the
+ * reply: bit 0 as written, bit 1 clear, bits 2..7 the offered features
+ * (query) or the features in force (request: equal to the request iff it
+ * was accepted).  QEMU without this front end returns the written byte,
+ * so a query that reads back with bit 1 set tells firmware to use fw_cfg.
+ */
+void smi_negotiation_apm_sts_write(uint8_t val, void *opaque)
+{
+    SmiNegotiation *s = opaque;
+    uint8_t keep = val & SMI_APM_STS_TRANSPARENT;
+    uint64_t req = (val & SMI_APM_STS_FEATURE_MASK) >> SMI_APM_STS_FEATURE_SHIFT;
+    uint64_t result;
+
+    s->apm_sts_replying = false;
+    if (!s->apm_sts_enabled || !(val & ~SMI_APM_STS_TRANSPARENT)) {
+        return;
+    }
+    if (val & SMI_APM_STS_QUERY) {
+        result = s->host_features;
+        trace_smi_negotiation_apm_sts_query(s->host_features);
+    } else {
+        smi_negotiation_request(s, req, "APM_STS");
+        result = s->features_ok ? s->negotiated : 0;
+    }
+    s->apm_sts_reply = keep |
+        ((result << SMI_APM_STS_FEATURE_SHIFT) & SMI_APM_STS_FEATURE_MASK);
+    s->apm_sts_replying = true;
+}
+
+uint8_t smi_negotiation_apm_sts_read(uint8_t stored, void *opaque)
+{
+    SmiNegotiation *s = opaque;
+
+    return s->apm_sts_replying ? s->apm_sts_reply : stored;
+}
+
+bool smi_negotiation_cpu_plug_allowed(SmiNegotiation *s, Error **errp)
+{
+    g_autofree char *have = NULL;
+
+    if (!smi_negotiated(s, ICH9_LPC_SMI_F_BROADCAST_BIT) ||
+        smi_negotiated(s, ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT)) {
+        return true;
+    }
+    have = describe(s->negotiated);
+    error_setg(errp, "cpu hotplug with SMI wasn't enabled by firmware: "
+               "it negotiated SMI features %s, without CPU hotplug with SMI "
+               "(bit %d), so it could not take control of a new CPU",
+               have, ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT);
+    error_append_hint(errp, "Use a machine type newer than pc-q35-5.1 (or "
+                      "ICH9-LPC.x-smi-cpu-hotplug=on) and firmware that "
+                      "negotiates CPU hotplug with SMI, such as OVMF from "
+                      "edk2-stable202008 or later.\n");
+    return false;
+}
+
+bool smi_negotiation_cpu_unplug_allowed(SmiNegotiation *s, Error **errp)
+{
+    g_autofree char *have = NULL;
+
+    if (!smi_negotiated(s, ICH9_LPC_SMI_F_BROADCAST_BIT) ||
+        smi_negotiated(s, ICH9_LPC_SMI_F_CPU_HOT_UNPLUG_BIT)) {
+        return true;
+    }
+    have = describe(s->negotiated);
+    error_setg(errp, "cpu hot-unplug with SMI wasn't enabled by firmware: "
+               "it negotiated SMI features %s, without CPU hot-unplug with "
+               "SMI (bit %d)", have, ICH9_LPC_SMI_F_CPU_HOT_UNPLUG_BIT);
+    error_append_hint(errp, "Use a machine type newer than pc-q35-5.2 (or "
+                      "ICH9-LPC.x-smi-cpu-hotunplug=on) and firmware that "
+                      "negotiates CPU hot-unplug with SMI, such as OVMF from "
+                      "edk2-stable202102 or later.\n");
+    return false;
+}
+
+const VMStateDescription vmstate_smi_negotiation_apm_sts = {
+    .name = "smi-negotiation/apm-sts",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_BOOL(apm_sts_replying, SmiNegotiation),
+        VMSTATE_UINT8(apm_sts_reply, SmiNegotiation),
+        VMSTATE_END_OF_LIST()
+    }
+};

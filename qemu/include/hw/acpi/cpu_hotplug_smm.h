@@ -1,0 +1,68 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * SMI feature negotiation for q35 (ICH9): one negotiated state, two front
+ * ends (the etc/smi fw_cfg files and APM_STS, I/O port 0xb3), and the CPU
+ * hotplug policy that depends on the result.
+ * Protocol: docs/specs/q35-apm-sts.rst.
+ */
+
+#ifndef HW_ACPI_CPU_HOTPLUG_SMM_H
+#define HW_ACPI_CPU_HOTPLUG_SMM_H
+
+#include "hw/nvram/fw_cfg.h"
+
+/* feature bits, the same in both front ends */
+#define ICH9_LPC_SMI_F_BROADCAST_BIT            0
+#define ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT          1
+#define ICH9_LPC_SMI_F_CPU_HOT_UNPLUG_BIT       2
+#define ICH9_LPC_SMI_F_CPU_HOTPLUG_PARKING_BIT  3
+
+/* APM_STS (0xb3) layout of the negotiation front end */
+#define SMI_APM_STS_TRANSPARENT     0x01    /* scratch bit, never interpreted */
+#define SMI_APM_STS_QUERY           0x02    /* request: query; reply: clear */
+#define SMI_APM_STS_FEATURE_SHIFT   2       /* bits 2..7 = feature bits 0..5 */
+#define SMI_APM_STS_FEATURE_MASK    0xfc
+
+typedef struct SmiNegotiation {
+    /* from properties; not guest-visible, not migrated */
+    uint64_t host_features;
+    bool apm_sts_enabled;           /* APM_STS front end on */
+
+    /* fw_cfg front end: the contents of the etc/smi files */
+    uint8_t host_features_le[8];    /* supported-features, read-only */
+    uint8_t guest_features_le[8];   /* requested-features, read-write */
+    uint8_t features_ok;            /* features-ok: 1 = negotiated, locked */
+
+    uint64_t negotiated;            /* valid when features_ok == 1 */
+
+    /* APM_STS front end: reply to the last query or request, if any */
+    bool apm_sts_replying;
+    uint8_t apm_sts_reply;
+} SmiNegotiation;
+
+/* Check the host configuration; call from realize. */
+bool smi_negotiation_check_host(SmiNegotiation *s, Error **errp);
+/* Create the etc/smi fw_cfg files (when any feature is offered). */
+void smi_negotiation_fw_cfg_init(SmiNegotiation *s, FWCfgState *fw_cfg);
+void smi_negotiation_reset(SmiNegotiation *s);
+
+/*
+ * APM_STS front end, as hw/isa/apm.h hooks (@opaque is the SmiNegotiation);
+ * @stored is the byte last written to the port.
+ */
+void smi_negotiation_apm_sts_write(uint8_t val, void *opaque);
+uint8_t smi_negotiation_apm_sts_read(uint8_t stored, void *opaque);
+
+static inline bool smi_negotiated(const SmiNegotiation *s, int bit)
+{
+    return s->negotiated & BIT_ULL(bit);
+}
+
+/* CPU hotplug policy; false with @errp set when the operation is refused */
+bool smi_negotiation_cpu_plug_allowed(SmiNegotiation *s, Error **errp);
+bool smi_negotiation_cpu_unplug_allowed(SmiNegotiation *s, Error **errp);
+
+extern const VMStateDescription vmstate_smi_negotiation_apm_sts;
+
+#endif
