@@ -514,6 +514,35 @@ static void test_apm_sts_migration(void)
     rmdir(tmp);
 }
 
+/*
+ * Broadcast and CPU hotplug negotiated without hot-unplug: device_del of a
+ * CPU is refused with a message that says so.
+ */
+static void test_device_del_policy(void)
+{
+    QOSState *qs = qtest_pc_boot("-machine q35 -smp 1,maxcpus=2"
+                                 " -global ICH9-LPC.x-smi-cpu-hotunplug=off");
+    QFWCFG *fw_cfg = pc_fw_cfg_init(qs->qts);
+    QDict *rsp;
+
+    g_assert_cmpint(negotiate(qs, fw_cfg, F_BROADCAST | F_HOTPLUG), ==, 1);
+    rsp = add_cpu(qs->qts);
+    g_assert(!qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    /* what the DSDT's _INI does: switch the CPU hotplug block to modern */
+    qtest_outb(qs->qts, 0xcd8, 0);
+    rsp = qtest_qmp(qs->qts, "{'execute': 'device_del', 'arguments':"
+                    " {'id': 'hcpu'}}");
+    g_assert(qdict_haskey(rsp, "error"));
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"), ==,
+                    "cpu hot-unplug with SMI wasn't enabled by firmware: it "
+                    "negotiated SMI features 0x3 (broadcast SMI, CPU hotplug "
+                    "with SMI), without CPU hot-unplug with SMI (bit 2)");
+    qobject_unref(rsp);
+    pc_fw_cfg_uninit(fw_cfg);
+    qtest_shutdown(qs);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -523,6 +552,7 @@ int main(int argc, char **argv)
     qtest_add_func("/q35/smi/fw_cfg/lock-and-reset",
                    test_fw_cfg_lock_and_reset);
     qtest_add_func("/q35/smi/device-add-policy", test_device_add_policy);
+    qtest_add_func("/q35/smi/device-del-policy", test_device_del_policy);
     qtest_add_func("/q35/smi/parking-not-offered", test_parking_not_offered);
     qtest_add_func("/q35/smi/apm_sts/absent", test_apm_sts_absent);
     qtest_add_func("/q35/smi/apm_sts/probe", test_apm_sts_probe);
