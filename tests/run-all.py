@@ -5,7 +5,7 @@ closing line 'N passed, M failed, K skipped'.
 
 Parts, in order:
   lint     every hook patch applies with --fuzz=0 and is checkpatch.pl clean,
-           and so is every C file of the qemu/ overlay
+           and so is every C file of the qemu/ overlay; our .rst docs parse
   qtest    QEMU's own qtests for this area plus ours, each g_test case
            counted on its own (TAP), skips reported with their reason
   testfw   the freestanding test firmware cases of tests/testfw (TCG)
@@ -201,6 +201,30 @@ def run_lint():
     if r.returncode != 0 and bad == 0:
         bad += 1
         print(f"FAIL  lint checkpatch: exited {r.returncode}: {r.stderr.strip()}")
+    # our reST documents must parse cleanly (docutils, warnings are errors)
+    docs = os.path.join(TOP, "qemu", "docs")
+    for root, _, files in os.walk(docs):
+        for f in sorted(files):
+            if not f.endswith(".rst"):
+                continue
+            path = os.path.join(root, f)
+            rel = os.path.relpath(path, TOP)
+            chk = subprocess.run(
+                ["/usr/bin/python3", "-c",
+                 "import docutils.core, io, sys\n"
+                 "e = io.StringIO()\n"
+                 "docutils.core.publish_doctree(open(sys.argv[1]).read(), "
+                 "source_path=sys.argv[1], settings_overrides={"
+                 "'warning_stream': e, 'report_level': 2, 'halt_level': 5})\n"
+                 "print(e.getvalue(), end='')", path],
+                capture_output=True, text=True)
+            msgs = (chk.stdout + chk.stderr).strip()
+            if chk.returncode == 0 and not msgs:
+                ok += 1
+                print(f"PASS  lint rst {rel}", flush=True)
+            else:
+                bad += 1
+                print(f"FAIL  lint rst {rel}:\n      " + msgs.replace("\n", "\n      "))
     return ok, bad
 
 
