@@ -17,13 +17,12 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-. "$top/scripts/versions.sh"
-CACHE=${SMMHP_CACHE:-$HOME/.cache/smm-hotplug}
+. "$top/scripts/common.sh"
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
 # Paths below $CACHE are hashed relative, so both trees share cache hits.
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$CACHE}
-ver=$(echo "$QEMU_DEB_VERSION" | sed 's/^[0-9]*://')
-pristine=$CACHE/src/qemu-$ver.pristine
+ver=$QEMU_VER
+pristine=$QEMU_PRISTINE
 variant=qemu
 [ -z "${SMMHP_BASELINE:-}" ] || variant=qemu-baseline
 stage=$CACHE/src/$variant.stage
@@ -35,9 +34,7 @@ log() { echo "build-qemu: $*"; }
 
 [ -n "${SMMHP_SKIP_SETUP:-}" ] || sh "$top/scripts/setup-host.sh"
 
-if [ ! -d "$pristine" ]; then
-    python3 "$top/scripts/fetch-source.py" "$QEMU_SRC_PKG" "$QEMU_DEB_VERSION" "$pristine"
-fi
+need_qemu_pristine
 
 # 1. stage = pristine + our hook patches + our overlay files
 rsync -a --delete "$pristine/" "$stage/"

@@ -4,11 +4,9 @@
 # source file.  Exit status 1 if any has an error.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-. "$top/scripts/versions.sh"
-CACHE=${SMMHP_CACHE:-$HOME/.cache/smm-hotplug}
-ver=$(echo "$QEMU_DEB_VERSION" | sed 's/^[0-9]*://')
-tree=$CACHE/src/qemu-$ver.pristine
-[ -x "$tree/scripts/checkpatch.pl" ] || python3 "$top/scripts/fetch-source.py" "$QEMU_SRC_PKG" "$QEMU_DEB_VERSION" "$tree"
+. "$top/scripts/common.sh"
+need_qemu_pristine
+tree=$QEMU_PRISTINE
 rc=0
 for p in "$top"/qemu/patches/*.patch; do
     [ -e "$p" ] || continue

@@ -17,20 +17,15 @@
 # rebase -i, commit), then export, then `make qemu` to rebuild.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-. "$top/scripts/versions.sh"
-CACHE=${SMMHP_CACHE:-$HOME/.cache/smm-hotplug}
-ver=$(echo "$QEMU_DEB_VERSION" | sed 's/^[0-9]*://')
-pristine=$CACHE/src/qemu-$ver.pristine
+. "$top/scripts/common.sh"
+ver=$QEMU_VER
+pristine=$QEMU_PRISTINE
 dev=$CACHE/src/qemu-dev
 pdir=$top/qemu/patches
 
-need_pristine() {
-    [ -d "$pristine" ] || python3 "$top/scripts/fetch-source.py" "$QEMU_SRC_PKG" "$QEMU_DEB_VERSION" "$pristine"
-}
-
 case "${1:-}" in
 check)
-    need_pristine
+    need_qemu_pristine
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
     rsync -a "$pristine/" "$tmp/"
@@ -43,7 +38,7 @@ check)
     echo "check: all patches apply with --fuzz=0 to Debian $ver"
     ;;
 edit)
-    need_pristine
+    need_qemu_pristine
     if [ -d "$dev/.git" ]; then
         echo "edit: $dev exists; remove it first to start over" >&2
         exit 1

@@ -20,10 +20,19 @@ PKGS="build-essential ninja-build pkg-config ccache python3 python3-venv
  dpkg-dev quilt acpica-tools seabios ovmf ipxe-qemu cpio busybox-static gzip
  rsync gcc-multilib python3-docutils"
 
-src_list=/etc/apt/sources.list.d/smm-hotplug-trixie-src.sources
-if [ ! -f "$src_list" ]; then
-    echo "setup: adding deb-src lines for trixie ($src_list)"
-    cat > "$src_list" <<SRC
+# add_sources FILE WHAT < CONTENT: write an apt sources file once
+add_sources() {
+    if [ -f "$1" ]; then
+        cat >/dev/null
+        return 0
+    fi
+    echo "setup: adding $2 ($1)"
+    cat > "$1"
+    rm -f "$stamp_dir/apt-updated"
+}
+
+add_sources /etc/apt/sources.list.d/smm-hotplug-trixie-src.sources \
+    "deb-src lines for trixie" <<SRC
 Types: deb-src
 URIs: http://deb.debian.org/debian
 Suites: trixie trixie-updates
@@ -36,43 +45,35 @@ Suites: trixie-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
-    rm -f "$stamp_dir/apt-updated"
-fi
 
-bpo_list=/etc/apt/sources.list.d/smm-hotplug-backports.sources
-if [ ! -f "$bpo_list" ]; then
-    # QEMU 10.0 needs meson >= 1.5; bookworm has 1.0, bookworm-backports 1.7.
-    # Backports stay at priority 100: only what we name is taken from there.
-    echo "setup: adding bookworm-backports ($bpo_list)"
-    cat > "$bpo_list" <<SRC
+# QEMU 10.0 needs meson >= 1.5; bookworm has 1.0, bookworm-backports 1.7.
+# Backports stay at priority 100: only what we name is taken from there.
+add_sources /etc/apt/sources.list.d/smm-hotplug-backports.sources \
+    "bookworm-backports" <<SRC
 Types: deb
 URIs: http://deb.debian.org/debian
 Suites: bookworm-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
-    rm -f "$stamp_dir/apt-updated"
-fi
 
-trixie_list=/etc/apt/sources.list.d/smm-hotplug-trixie.sources
-if [ ! -f "$trixie_list" ]; then
-    # Binary index of trixie, pinned to 100 so that nothing comes from it
-    # unless named: QEMU 10.0's expected ACPI tables were made with SeaBIOS
-    # 1.16.3 (trixie); bookworm's 1.16.2 places the NVDIMM buffer elsewhere.
-    echo "setup: adding trixie binary index, pinned to 100 ($trixie_list)"
-    cat > "$trixie_list" <<SRC
+# trixie's binary index, pinned to 100 so that nothing comes from it unless
+# named: the qtests run with SeaBIOS 1.16.3, the version QEMU 10.0 bundles
+# and made its expected ACPI tables with (bookworm has 1.16.2).
+add_sources /etc/apt/sources.list.d/smm-hotplug-trixie.sources \
+    "trixie binary index, pinned to 100" <<SRC
 Types: deb
 URIs: http://deb.debian.org/debian
 Suites: trixie
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
+if [ ! -f /etc/apt/preferences.d/smm-hotplug-trixie ]; then
     cat > /etc/apt/preferences.d/smm-hotplug-trixie <<PIN
 Package: *
 Pin: release n=trixie
 Pin-Priority: 100
 PIN
-    rm -f "$stamp_dir/apt-updated"
 fi
 
 missing=""

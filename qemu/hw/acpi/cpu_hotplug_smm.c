@@ -188,43 +188,44 @@ uint8_t smi_negotiation_apm_sts_read(uint8_t stored, void *opaque)
     return s->apm_sts_replying ? s->apm_sts_reply : stored;
 }
 
-bool smi_negotiation_cpu_plug_allowed(SmiNegotiation *s, Error **errp)
+/*
+ * Broadcast SMI negotiated without @bit: the firmware cannot handle the
+ * operation, refuse it and say what was negotiated and what is missing.
+ */
+static bool smi_op_allowed(SmiNegotiation *s, int bit, const char *op,
+                           const char *consequence, const char *machine,
+                           const char *prop, const char *edk2, Error **errp)
 {
     g_autofree char *have = NULL;
 
     if (!smi_negotiated(s, ICH9_LPC_SMI_F_BROADCAST_BIT) ||
-        smi_negotiated(s, ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT)) {
+        smi_negotiated(s, bit)) {
         return true;
     }
     have = describe(s->negotiated);
-    error_setg(errp, "cpu hotplug with SMI wasn't enabled by firmware: "
-               "it negotiated SMI features %s, without CPU hotplug with SMI "
-               "(bit %d), so it could not take control of a new CPU",
-               have, ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT);
-    error_append_hint(errp, "Use a machine type newer than pc-q35-5.1 (or "
-                      "ICH9-LPC.x-smi-cpu-hotplug=on) and firmware that "
-                      "negotiates CPU hotplug with SMI, such as OVMF from "
-                      "edk2-stable202008 or later.\n");
+    error_setg(errp, "cpu %s with SMI wasn't enabled by firmware: it "
+               "negotiated SMI features %s, without %s (bit %d)%s",
+               op, have, feature_names[bit], bit, consequence);
+    error_append_hint(errp, "Use a machine type newer than %s (or "
+                      "ICH9-LPC.%s=on) and firmware that negotiates %s, "
+                      "such as OVMF from %s or later.\n",
+                      machine, prop, feature_names[bit], edk2);
     return false;
+}
+
+bool smi_negotiation_cpu_plug_allowed(SmiNegotiation *s, Error **errp)
+{
+    return smi_op_allowed(s, ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT, "hotplug",
+                          ", so it could not take control of a new CPU",
+                          "pc-q35-5.1", "x-smi-cpu-hotplug",
+                          "edk2-stable202008", errp);
 }
 
 bool smi_negotiation_cpu_unplug_allowed(SmiNegotiation *s, Error **errp)
 {
-    g_autofree char *have = NULL;
-
-    if (!smi_negotiated(s, ICH9_LPC_SMI_F_BROADCAST_BIT) ||
-        smi_negotiated(s, ICH9_LPC_SMI_F_CPU_HOT_UNPLUG_BIT)) {
-        return true;
-    }
-    have = describe(s->negotiated);
-    error_setg(errp, "cpu hot-unplug with SMI wasn't enabled by firmware: "
-               "it negotiated SMI features %s, without CPU hot-unplug with "
-               "SMI (bit %d)", have, ICH9_LPC_SMI_F_CPU_HOT_UNPLUG_BIT);
-    error_append_hint(errp, "Use a machine type newer than pc-q35-5.2 (or "
-                      "ICH9-LPC.x-smi-cpu-hotunplug=on) and firmware that "
-                      "negotiates CPU hot-unplug with SMI, such as OVMF from "
-                      "edk2-stable202102 or later.\n");
-    return false;
+    return smi_op_allowed(s, ICH9_LPC_SMI_F_CPU_HOT_UNPLUG_BIT, "hot-unplug",
+                          "", "pc-q35-5.2", "x-smi-cpu-hotunplug",
+                          "edk2-stable202102", errp);
 }
 
 const VMStateDescription vmstate_smi_negotiation_apm_sts = {
