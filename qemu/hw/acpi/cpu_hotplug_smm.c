@@ -12,6 +12,9 @@
 #include "qemu/bswap.h"
 #include "qapi/error.h"
 #include "migration/vmstate.h"
+#include "qom/object.h"
+#include "hw/core/cpu.h"
+#include "system/kvm.h"
 #include "hw/acpi/cpu_hotplug_smm.h"
 #include "trace.h"
 
@@ -111,6 +114,18 @@ bool smi_negotiation_check_host(SmiNegotiation *s, Error **errp)
         error_append_hint(errp, "Set ICH9-LPC.x-smi-broadcast=on and "
                           "x-smi-cpu-hotplug=on, or "
                           "x-smi-cpu-hotplug-parking=off.\n");
+        return false;
+    }
+    if ((f & F(CPU_HOTPLUG_PARKING)) && kvm_enabled()) {
+        /* the in-kernel local APIC would deliver INIT and SIPI anyway */
+        error_setg(errp, "CPU hotplug with parking is not supported with KVM");
+        error_append_hint(errp, "Use -accel tcg, or set "
+                          "ICH9-LPC.x-smi-cpu-hotplug-parking=off.\n");
+        return false;
+    }
+    if (s->require_parking && !(f & F(CPU_HOTPLUG_PARKING))) {
+        error_setg(errp, "x-smi-require-parking needs "
+                   "x-smi-cpu-hotplug-parking=on");
         return false;
     }
     return true;
@@ -213,8 +228,22 @@ static bool smi_op_allowed(SmiNegotiation *s, int bit, const char *op,
     return false;
 }
 
-bool smi_negotiation_cpu_plug_allowed(SmiNegotiation *s, Error **errp)
+bool smi_negotiation_cpu_plug_allowed(SmiNegotiation *s, DeviceState *dev,
+                                      Error **errp)
 {
+    if (s->require_parking && dev->hotplugged &&
+        !smi_negotiated(s, ICH9_LPC_SMI_F_CPU_HOTPLUG_PARKING_BIT)) {
+        g_autofree char *have = describe(s->negotiated);
+
+        error_setg(errp, "cpu hotplug refused: parking is required "
+                   "(x-smi-require-parking=on) but the firmware negotiated "
+                   "SMI features %s, without CPU hotplug with parking "
+                   "(bit %d)", have, ICH9_LPC_SMI_F_CPU_HOTPLUG_PARKING_BIT);
+        error_append_hint(errp, "Boot firmware that negotiates CPU hotplug "
+                          "with parking, or set "
+                          "ICH9-LPC.x-smi-require-parking=off.\n");
+        return false;
+    }
     return smi_op_allowed(s, ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT, "hotplug",
                           ", so it could not take control of a new CPU",
                           "pc-q35-5.1", "x-smi-cpu-hotplug",
@@ -238,3 +267,121 @@ const VMStateDescription vmstate_smi_negotiation_apm_sts = {
         VMSTATE_END_OF_LIST()
     }
 };
+
+/* CPU hotplug with parking */
+
+static uint8_t park_state(CPUState *cpu)
+{
+    return object_property_get_uint(OBJECT(cpu), "x-hotplug-park",
+                                    &error_abort);
+}
+
+static void set_park_state(CPUState *cpu, uint8_t state)
+{
+    object_property_set_uint(OBJECT(cpu), "x-hotplug-park", state,
+                             &error_abort);
+}
+
+/* the x86 states, see target/i386/cpu.h */
+enum { PARK_RUNNING, PARK_PARKED, PARK_PARKED_SMBASE };
+
+bool cpu_hotplug_smm_is_parked(CPUState *cpu)
+{
+    return object_property_find(OBJECT(cpu), "x-hotplug-park") &&
+           park_state(cpu) != PARK_RUNNING;
+}
+
+void cpu_hotplug_smm_plug(SmiNegotiation *s, DeviceState *dev)
+{
+    if (!dev->hotplugged ||
+        !smi_negotiated(s, ICH9_LPC_SMI_F_CPU_HOTPLUG_PARKING_BIT)) {
+        return;
+    }
+    set_park_state(CPU(dev), PARK_PARKED);
+    trace_cpu_hotplug_smm_parked(CPU(dev)->cpu_index);
+}
+
+uint64_t cpu_hotplug_smm_read(CPUHotplugState *st, hwaddr addr, uint64_t val)
+{
+    AcpiCpuStatus *cdev;
+
+    if (st->selector >= st->dev_count) {
+        return val;
+    }
+    cdev = &st->devs[st->selector];
+    if (addr == 4 && cdev->cpu && cpu_hotplug_smm_is_parked(cdev->cpu)) {
+        val |= CPHP_SMM_STATUS_PARKED;
+    } else if (addr == 8 && st->command == CPHP_SMM_SMBASE_CMD && cdev->cpu) {
+        val = object_property_get_uint(OBJECT(cdev->cpu), "x-smbase",
+                                       &error_abort);
+    }
+    return val;
+}
+
+static void set_smbase(CPUHotplugState *st, AcpiCpuStatus *cdev,
+                       uint32_t smbase, MemTxAttrs attrs)
+{
+    if (!attrs.secure) {
+        trace_cpu_hotplug_smm_ignored(st->selector, "SMBASE write not from SMM");
+        return;
+    }
+    if (!cdev->cpu || !cpu_hotplug_smm_is_parked(cdev->cpu)) {
+        trace_cpu_hotplug_smm_ignored(st->selector,
+                                      "SMBASE write to a CPU that is not parked");
+        return;
+    }
+    object_property_set_uint(OBJECT(cdev->cpu), "x-smbase", smbase,
+                             &error_abort);
+    set_park_state(cdev->cpu, PARK_PARKED_SMBASE);
+    trace_cpu_hotplug_smm_smbase(st->selector, smbase);
+}
+
+static void unpark(CPUHotplugState *st, AcpiCpuStatus *cdev, MemTxAttrs attrs)
+{
+    if (!attrs.secure) {
+        trace_cpu_hotplug_smm_ignored(st->selector, "unpark not from SMM");
+        return;
+    }
+    if (!cdev->cpu || !cpu_hotplug_smm_is_parked(cdev->cpu)) {
+        trace_cpu_hotplug_smm_ignored(st->selector,
+                                      "unpark of a CPU that is not parked");
+        return;
+    }
+    if (park_state(cdev->cpu) != PARK_PARKED_SMBASE) {
+        /* relocate, then unpark: enforced here, not trusted to firmware */
+        trace_cpu_hotplug_smm_ignored(st->selector,
+                                      "unpark refused: SMBASE not set yet");
+        return;
+    }
+    set_park_state(cdev->cpu, PARK_RUNNING);
+    trace_cpu_hotplug_smm_unparked(st->selector);
+}
+
+bool cpu_hotplug_smm_write(CPUHotplugState *st, hwaddr addr, uint64_t data,
+                           MemTxAttrs attrs)
+{
+    AcpiCpuStatus *cdev;
+
+    if (addr == 5) {
+        if (data != CPHP_SMM_SMBASE_CMD) {
+            return false;
+        }
+        st->command = data;
+        return true;
+    }
+    if (st->selector >= st->dev_count) {
+        return false;
+    }
+    cdev = &st->devs[st->selector];
+    /* lower control bits take precedence, as in the upstream chain */
+    if (addr == 4 && (data & CPHP_SMM_CTRL_UNPARK) &&
+        !(data & 0x1e)) {
+        unpark(st, cdev, attrs);
+        return true;
+    }
+    if (addr == 8 && st->command == CPHP_SMM_SMBASE_CMD) {
+        set_smbase(st, cdev, data, attrs);
+        return true;
+    }
+    return false;
+}

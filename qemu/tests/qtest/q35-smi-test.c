@@ -543,6 +543,152 @@ static void test_device_del_policy(void)
     qtest_shutdown(qs);
 }
 
+/* CPU hotplug register block (modern interface) */
+#define CPHP_BASE       0xcd8
+#define CPHP_SEL        (CPHP_BASE + 0)     /* write: selector */
+#define CPHP_DATA2      (CPHP_BASE + 0)     /* read: command data 2 */
+#define CPHP_STATUS     (CPHP_BASE + 4)     /* read: status, write: control */
+#define CPHP_CMD        (CPHP_BASE + 5)
+#define CPHP_DATA       (CPHP_BASE + 8)
+#define CPHP_ST_ENABLED 0x01
+#define CPHP_ST_PARKED  0x20
+#define CPHP_CTRL_UNPARK 0x20
+#define CPHP_CMD_GET_ID 3
+#define CPHP_CMD_SMBASE 4
+
+static uint64_t cpu_park_state(QTestState *qts, const char *id)
+{
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments':"
+                           " {'path': %s, 'property': 'x-hotplug-park'}}",
+                           path);
+    uint64_t v = qdict_get_int(rsp, "return");
+
+    qobject_unref(rsp);
+    return v;
+}
+
+/* Boot with parking offered, negotiate @features, hot-add CPU 1. */
+static QOSState *parking_boot(uint64_t features, QFWCFG **fw_cfg_out,
+                              const char *extra)
+{
+    QOSState *qs = qtest_pc_boot("-machine q35 -smp 1,maxcpus=2 "
+                                 PARKING_ON " %s", extra ? extra : "");
+    QFWCFG *fw_cfg = pc_fw_cfg_init(qs->qts);
+    QDict *rsp;
+
+    g_assert_cmpint(negotiate(qs, fw_cfg, features), ==, 1);
+    /* the switch to the modern interface, as the DSDT's _INI does */
+    qtest_outb(qs->qts, CPHP_BASE, 0);
+    /* device_add happens once the machine runs: it is a hotplug */
+    rsp = add_cpu(qs->qts);
+    g_assert(!qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    qtest_outl(qs->qts, CPHP_SEL, 1);
+    *fw_cfg_out = fw_cfg;
+    return qs;
+}
+
+/*
+ * Parking negotiated: the hot-added CPU is parked and shows it; what does
+ * not come from SMM (every qtest access) can neither set its SMBASE nor
+ * unpark it; reset leaves no CPU parked.
+ */
+static void test_parking_controls(void)
+{
+    QFWCFG *fw_cfg;
+    QOSState *qs = parking_boot(F_BROADCAST | F_HOTPLUG | F_PARKING,
+                                &fw_cfg, NULL);
+    QTestState *qts = qs->qts;
+
+    g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
+    g_assert_cmphex(qtest_inb(qts, CPHP_STATUS) &
+                    (CPHP_ST_ENABLED | CPHP_ST_PARKED), ==,
+                    CPHP_ST_ENABLED | CPHP_ST_PARKED);
+
+    /* command 4: the data register reads the default SMBASE */
+    qtest_outb(qts, CPHP_CMD, CPHP_CMD_SMBASE);
+    g_assert_cmphex(qtest_inl(qts, CPHP_DATA), ==, 0x30000);
+    /* a non-SMM SMBASE write is ignored */
+    qtest_outl(qts, CPHP_DATA, 0x7f000000);
+    g_assert_cmphex(qtest_inl(qts, CPHP_DATA), ==, 0x30000);
+    g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
+    /* a non-SMM unpark is ignored */
+    qtest_outb(qts, CPHP_STATUS, CPHP_CTRL_UNPARK);
+    g_assert_cmphex(qtest_inb(qts, CPHP_STATUS) & CPHP_ST_PARKED, ==,
+                    CPHP_ST_PARKED);
+    g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
+    /* the AML writes zeros to bits 5..7 (WriteAsZeros): a no-op */
+    qtest_outb(qts, CPHP_STATUS, 0);
+    g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
+
+    /* the detection rule: offset 0 reads 0 after command 0 */
+    qtest_outb(qts, CPHP_CMD, 0);
+    g_assert_cmphex(qtest_inl(qts, CPHP_DATA2), ==, 0);
+
+    qtest_system_reset(qts);
+    g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 0);
+    qtest_outb(qts, CPHP_BASE, 0);
+    qtest_outl(qts, CPHP_SEL, 1);
+    g_assert_cmphex(qtest_inb(qts, CPHP_STATUS) & CPHP_ST_PARKED, ==, 0);
+    pc_fw_cfg_uninit(fw_cfg);
+    qtest_shutdown(qs);
+}
+
+/* Parking offered but not negotiated: CPUs are not parked, command 4 is
+ * an unknown command as before. */
+static void test_parking_not_negotiated(void)
+{
+    QFWCFG *fw_cfg;
+    QOSState *qs = parking_boot(F_BROADCAST | F_HOTPLUG, &fw_cfg, NULL);
+    QTestState *qts = qs->qts;
+
+    g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 0);
+    g_assert_cmphex(qtest_inb(qts, CPHP_STATUS) & CPHP_ST_PARKED, ==, 0);
+    pc_fw_cfg_uninit(fw_cfg);
+    qtest_shutdown(qs);
+
+    /* without the property, command 4 is ignored: command 3 stays */
+    qs = qtest_pc_boot("-machine q35 -smp 1,maxcpus=2");
+    qts = qs->qts;
+    qtest_outb(qts, CPHP_BASE, 0);
+    qtest_outl(qts, CPHP_SEL, 0);
+    qtest_outb(qts, CPHP_CMD, CPHP_CMD_GET_ID);
+    qtest_outb(qts, CPHP_CMD, CPHP_CMD_SMBASE);
+    g_assert_cmphex(qtest_inl(qts, CPHP_DATA), ==, 0);  /* APIC ID 0 */
+    qtest_outl(qts, CPHP_SEL, 1);
+    g_assert_cmphex(qtest_inl(qts, CPHP_DATA), ==, 1);  /* APIC ID 1 */
+    qtest_shutdown(qs);
+}
+
+/* x-smi-require-parking: CPU hotplug needs the firmware to negotiate it. */
+static void test_parking_required(void)
+{
+    QOSState *qs = qtest_pc_boot("-machine q35 -smp 1,maxcpus=2 " PARKING_ON
+                                 " -global ICH9-LPC.x-smi-require-parking=on");
+    QFWCFG *fw_cfg = pc_fw_cfg_init(qs->qts);
+    QDict *rsp;
+
+    g_assert_cmpint(negotiate(qs, fw_cfg, F_BROADCAST | F_HOTPLUG), ==, 1);
+    rsp = add_cpu(qs->qts);
+    g_assert(qdict_haskey(rsp, "error"));
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"), ==,
+                    "cpu hotplug refused: parking is required "
+                    "(x-smi-require-parking=on) but the firmware negotiated "
+                    "SMI features 0x3 (broadcast SMI, CPU hotplug with SMI), "
+                    "without CPU hotplug with parking (bit 3)");
+    qobject_unref(rsp);
+    qtest_system_reset(qs->qts);
+    g_assert_cmpint(negotiate(qs, fw_cfg, F_BROADCAST | F_HOTPLUG | F_PARKING),
+                    ==, 1);
+    rsp = add_cpu(qs->qts);
+    g_assert(!qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    g_assert_cmpint(cpu_park_state(qs->qts, "hcpu"), ==, 1);
+    pc_fw_cfg_uninit(fw_cfg);
+    qtest_shutdown(qs);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -554,6 +700,10 @@ int main(int argc, char **argv)
     qtest_add_func("/q35/smi/device-add-policy", test_device_add_policy);
     qtest_add_func("/q35/smi/device-del-policy", test_device_del_policy);
     qtest_add_func("/q35/smi/parking-not-offered", test_parking_not_offered);
+    qtest_add_func("/q35/smi/parking/controls", test_parking_controls);
+    qtest_add_func("/q35/smi/parking/not-negotiated",
+                   test_parking_not_negotiated);
+    qtest_add_func("/q35/smi/parking/required", test_parking_required);
     qtest_add_func("/q35/smi/apm_sts/absent", test_apm_sts_absent);
     qtest_add_func("/q35/smi/apm_sts/probe", test_apm_sts_probe);
     qtest_add_func("/q35/smi/apm_sts/combinations",

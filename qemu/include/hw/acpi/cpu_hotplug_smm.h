@@ -11,6 +11,8 @@
 #define HW_ACPI_CPU_HOTPLUG_SMM_H
 
 #include "hw/nvram/fw_cfg.h"
+#include "hw/acpi/cpu.h"
+#include "exec/memattrs.h"
 
 /* feature bits, the same in both front ends */
 #define ICH9_LPC_SMI_F_BROADCAST_BIT            0
@@ -28,6 +30,7 @@ typedef struct SmiNegotiation {
     /* from properties; not guest-visible, not migrated */
     uint64_t host_features;
     bool apm_sts_enabled;           /* APM_STS front end on */
+    bool require_parking;           /* refuse CPU hotplug without bit 3 */
 
     /* fw_cfg front end: the contents of the etc/smi files */
     uint8_t host_features_le[8];    /* supported-features, read-only */
@@ -60,9 +63,31 @@ static inline bool smi_negotiated(const SmiNegotiation *s, int bit)
 }
 
 /* CPU hotplug policy; false with @errp set when the operation is refused */
-bool smi_negotiation_cpu_plug_allowed(SmiNegotiation *s, Error **errp);
+bool smi_negotiation_cpu_plug_allowed(SmiNegotiation *s, DeviceState *dev,
+                                      Error **errp);
 bool smi_negotiation_cpu_unplug_allowed(SmiNegotiation *s, Error **errp);
 
 extern const VMStateDescription vmstate_smi_negotiation_apm_sts;
+
+/*
+ * CPU hotplug with parking, in the CPU hotplug register block
+ * (docs/specs/acpi_cpu_hotplug.rst):
+ *   status (offset 4, read) bit 5: the selected CPU is parked
+ *   command 4: the data register (offset 8) reads the selected CPU's
+ *     SMBASE; an SMM write sets it while the CPU is parked
+ *   control (offset 4, write) bit 5, alone: unpark the selected CPU (SMM
+ *     only, and only once its SMBASE was set)
+ */
+#define CPHP_SMM_STATUS_PARKED      0x20
+#define CPHP_SMM_CTRL_UNPARK        0x20
+#define CPHP_SMM_SMBASE_CMD         4
+
+/* Park @dev if it is hot-added and the firmware negotiated parking. */
+void cpu_hotplug_smm_plug(SmiNegotiation *s, DeviceState *dev);
+bool cpu_hotplug_smm_is_parked(CPUState *cpu);
+/* register block hooks, used when CPUHotplugState.smm_controls is set */
+uint64_t cpu_hotplug_smm_read(CPUHotplugState *st, hwaddr addr, uint64_t val);
+bool cpu_hotplug_smm_write(CPUHotplugState *st, hwaddr addr, uint64_t data,
+                           MemTxAttrs attrs);
 
 #endif
