@@ -51,7 +51,9 @@ else
 fi
 
 # 2. copy into the build tree only what changed, keeping mtimes otherwise
-rsync -a --checksum --delete "$stage/" "$src/"
+# no -t: a file that changes (even back to an older content) gets a new
+# mtime, so ninja rebuilds it; unchanged files keep theirs
+rsync -rlc --delete "$stage/" "$src/"
 
 # 3. configure when needed
 CONFIGURE_OPTS="--target-list=x86_64-softmmu --without-default-features \

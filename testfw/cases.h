@@ -5,10 +5,15 @@
 /* smm_common.c */
 extern const char smm_handler_start[], smm_handler_end[];
 extern const char tramp_start[], tramp_end[];
+extern const char stray_start[], stray_end[];
 void smm_setup(void);
 
 /* tcg_smm.c: TCG SMM semantics (INIT latch, SMI in wait-for-SIPI) */
 void case_init_held_in_smm(void);
 void case_smi_pending_in_wait_for_sipi(void);
+
+/* parking.c: CPU hotplug with parking, hostile OS and firmware */
+void case_parking(void);
+void case_parking_two_cpus(void);
 
 #endif

@@ -70,6 +70,9 @@ gdt_desc:
         .code16
         .globl smm_handler_start, smm_handler_end
 smm_handler_start:
+        addr32 movl 0xfee00020, %ebx            /* local APIC ID */
+        shrl $24, %ebx
+        addr32 lock incl MB_ENTRIES_BY_APIC(,%ebx,4)
         lock incl (MB_SMM_ENTRIES)
         movl (MB_TRAMP_COUNT), %eax
         movl %eax, (MB_SMM_SAW_TRAMP)
@@ -83,10 +86,43 @@ smm_handler_start:
         testl %eax, %eax
         jz 1f
         movl %eax, %cs:(0x8000 + 0x7f00)        /* relocate on RSM */
-1:      lock incl (MB_SMM_HEARTBEAT)
+1:      /* The BSP runs the I/O operations the test queued, from SMM. */
+        testl %ebx, %ebx
+        jnz 3f
+        cmpl $0, (MB_EXEC)
+        je 3f
+        movw $MB_OPS, %si
+4:      movl (%si), %ecx
+        testl %ecx, %ecx
+        jz 5f
+        movl 4(%si), %edx
+        movl 8(%si), %eax
+        cmpl $OP_OUTB, %ecx
+        jne 6f
+        outb %al, %dx
+        jmp 9f
+6:      cmpl $OP_OUTL, %ecx
+        jne 7f
+        outl %eax, %dx
+        jmp 9f
+7:      cmpl $OP_INB, %ecx
+        jne 8f
+        xorl %eax, %eax
+        inb %dx, %al
+        jmp 9f
+8:      cmpl $OP_INL, %ecx
+        jne 9f
+        inl %dx, %eax
+9:      movl %eax, 8(%si)
+        addw $12, %si
+        jmp 4b
+5:      movl $0, (MB_EXEC)
+        lock incl (MB_SMM_EXITS)
+        rsm
+3:      lock incl (MB_SMM_HEARTBEAT)
         pause
         cmpl $0, (MB_SMM_GO)
-        je 1b
+        je 3b
         lock incl (MB_SMM_EXITS)
         rsm
 smm_handler_end:
@@ -96,6 +132,18 @@ smm_handler_end:
  * IP = 0 and data segments at base 0.  It counts its start and halts
  * with interrupts off; an SMI still wakes it.
  */
+/*
+ * Stray-vector stub: what a parked CPU would run if it took an NMI or an
+ * interrupt in its reset state.  It counts, then halts.
+ */
+        .globl stray_start, stray_end
+stray_start:
+        lock incl (MB_STRAY)
+1:      cli
+        hlt
+        jmp 1b
+stray_end:
+
         .globl tramp_start, tramp_end
 tramp_start:
         cli

@@ -19,8 +19,20 @@
 #define MB_SMM_SMBASE       (MB_BASE + 0x1c)
 #define MB_SMM_NEW_SMBASE   (MB_BASE + 0x20)
 #define MB_SMM_EXITS        (MB_BASE + 0x24)
+#define MB_EXEC             (MB_BASE + 0x28)  /* BSP in SMM runs MB_OPS */
+#define MB_STRAY            (MB_BASE + 0x2c)  /* stray NMI/IRQ handler runs */
+#define MB_OPS              (MB_BASE + 0x100) /* 16 x {kind, port, value} */
+#define MB_ENTRIES_BY_APIC  (MB_BASE + 0x200) /* u32 SMM entries per APIC ID */
+
+/* MB_OPS kinds, executed in SMM; the result of a read replaces value */
+#define OP_END   0
+#define OP_OUTB  1
+#define OP_OUTL  3
+#define OP_INB   4
+#define OP_INL   6
 
 #define DEFAULT_SMBASE      0x30000
 #define TRAMP_VECTOR        0x09        /* trampoline at 0x9000 */
+#define STRAY_SEG           0x0980      /* stray-vector stub at 0x9800 */
 
 #endif

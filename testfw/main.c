@@ -13,6 +13,8 @@ static const struct {
 } cases[] = {
     { "init-held-in-smm", case_init_held_in_smm },
     { "smi-pending-in-wait-for-sipi", case_smi_pending_in_wait_for_sipi },
+    { "parking", case_parking },
+    { "parking-two-cpus", case_parking_two_cpus },
 };
 
 void main(void)

@@ -13,14 +13,25 @@ Ends with 'N passed, M failed'.
 import argparse
 import os
 import re
+import select
 import subprocess
 import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from qmp import QMP, QMPError  # noqa: E402
 
 CACHE = os.environ.get("SMMHP_CACHE", os.path.expanduser("~/.cache/smm-hotplug"))
 FW = os.path.join(CACHE, "testfw", "testfw.bin")
 DEFAULT_QEMU = os.path.join(CACHE, "build", "qemu", "qemu-system-x86_64")
 
-# case name -> (description, extra QEMU arguments)
+PARKING = ["-global", "ICH9-LPC.x-smi-apm-sts=on",
+           "-global", "ICH9-LPC.x-smi-cpu-hotplug-parking=on"]
+
+# case name -> (description, extra QEMU arguments).  A case can ask the
+# runner for CPU hotplug: on 'TESTFW: HOTPLUG n' the runner adds n CPUs
+# through QMP; the firmware sees them appear in the CPU hotplug block.
 CASES = {
     "init-held-in-smm": (
         "INIT sent to a CPU in SMM is held until RSM, then delivered",
@@ -28,24 +39,85 @@ CASES = {
     "smi-pending-in-wait-for-sipi": (
         "an SMI sent to a CPU in wait-for-SIPI stays pending until SIPI",
         ["-smp", "2"]),
+    "parking": (
+        "a hostile OS against a parked CPU, then the firmware's SMBASE + unpark",
+        ["-smp", "1,maxcpus=4"] + PARKING),
+    "parking-two-cpus": (
+        "two CPUs hot-added before one SMI are both handled by it",
+        ["-smp", "1,maxcpus=4"] + PARKING),
 }
 
 
+def hotplug(qmp, n, added):
+    """Add n CPUs into the lowest free slots; returns an error or None."""
+    slots = [x for x in qmp.cmd("query-hotpluggable-cpus") if "qom-path" not in x]
+    slots.sort(key=lambda x: tuple(sorted(x["props"].items())))
+    for slot in slots[:n]:
+        args = {"driver": slot["type"], "id": f"tcpu{len(added)}"}
+        args.update(slot["props"])
+        try:
+            qmp.cmd("device_add", **args)
+        except QMPError as e:
+            return e.desc
+        added.append(args["id"])
+    return None if len(slots) >= n else f"only {len(slots)} free slots"
+
+
 def run_case(qemu, name, extra, timeout=60):
+    tmp = tempfile.mkdtemp(prefix="testfw-")
+    sock = os.path.join(tmp, "qmp.sock")
     args = [qemu, "-machine", "q35,smm=on", "-accel", "tcg", "-nodefaults",
             "-display", "none", "-bios", FW,
             "-chardev", "stdio,id=dbg", "-device", "isa-debugcon,iobase=0x402,chardev=dbg",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+            "-qmp", f"unix:{sock},server=on,wait=off",
             "-fw_cfg", f"name=opt/testfw/case,string={name}"] + extra
+    p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    lines, buf, added = [], b"", []
+    qmp = None
+    deadline = time.monotonic() + timeout
+    timed_out = False
     try:
-        p = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=timeout)
-        out, timed_out = p.stdout.decode("utf-8", "replace"), False
-    except subprocess.TimeoutExpired as e:
-        out, timed_out = (e.stdout or b"").decode("utf-8", "replace"), True
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            r, _, _ = select.select([p.stdout], [], [], min(left, 0.5))
+            if not r:
+                if p.poll() is not None:
+                    break
+                continue
+            data = os.read(p.stdout.fileno(), 65536)
+            if not data:
+                break
+            buf += data
+            while b"\n" in buf:
+                raw, buf = buf.split(b"\n", 1)
+                line = raw.decode("utf-8", "replace").rstrip("\r")
+                lines.append(line)
+                m = re.match(r"TESTFW: HOTPLUG (\d+)$", line)
+                if m:
+                    if qmp is None:
+                        qmp = QMP(sock)
+                    err = hotplug(qmp, int(m.group(1)), added)
+                    if err:
+                        lines.append(f"TESTFW: FAIL runner-hotplug: {err}")
+    finally:
+        if qmp:
+            qmp.close()
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        try:
+            os.unlink(sock)
+        except OSError:
+            pass
+        os.rmdir(tmp)
     results = []
     done = False
-    for line in out.splitlines():
+    for line in lines:
         m = re.match(r"TESTFW: (PASS|FAIL) (\S+)(?:: (.*))?$", line)
         if m:
             results.append((m.group(1) == "PASS", m.group(2), m.group(3) or ""))
@@ -54,7 +126,7 @@ def run_case(qemu, name, extra, timeout=60):
     if timed_out:
         results.append((False, "finished", f"no result within {timeout} s (hang)"))
     elif not done:
-        tail = " | ".join(out.splitlines()[-3:])
+        tail = " | ".join(lines[-3:])
         results.append((False, "finished", f"QEMU ended without DONE: {tail}"))
     return results
 

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * CPU hotplug with parking, played from both sides: the firmware (SMI
+ * handler, I/O queued in MB_OPS and run from SMM by the BSP) and a hostile
+ * OS (everything else) against a parked CPU.
+ *
+ * Needs -smp 1,maxcpus>=3, ICH9-LPC.x-smi-apm-sts=on and
+ * x-smi-cpu-hotplug-parking=on; the runner adds CPUs on "TESTFW: HOTPLUG n".
+ */
+#include "testfw.h"
+#include "cases.h"
+
+#define APM_CNT         0xb2
+#define APM_STS         0xb3
+#define SMI_EN          (PMBASE + 0x30)
+#define CPHP_BASE       0xcd8
+#define CPHP_STATUS     (CPHP_BASE + 4)
+#define CPHP_CMD        (CPHP_BASE + 5)
+#define CPHP_DATA       (CPHP_BASE + 8)
+#define ST_ENABLED      0x01
+#define ST_PARKED       0x20
+#define CTRL_UNPARK     0x20
+#define CMD_SMBASE      4
+#define F_WANT          0x0b    /* broadcast, CPU hotplug, parking */
+#define SECOND          1000000
+
+static int n_ops;
+
+static void op(uint32_t kind, uint32_t port, uint32_t value)
+{
+    volatile uint32_t *o = (volatile uint32_t *)(MB_OPS + 12 * n_ops++);
+
+    o[0] = kind;
+    o[1] = port;
+    o[2] = value;
+    o[3] = OP_END;
+}
+
+static uint32_t op_result(int i)
+{
+    return *(volatile uint32_t *)(MB_OPS + 12 * i + 8);
+}
+
+/* Raise a broadcast SMI; the BSP runs the queued ops in SMM. */
+static bool smm_run(void)
+{
+    MB(MB_EXEC) = 1;
+    outb(APM_CNT, 0x42);
+    n_ops = 0;
+    return !MB(MB_EXEC) || wait_change(&MB(MB_EXEC), 1, SECOND);
+}
+
+static uint8_t status_of(uint32_t sel)
+{
+    outl(CPHP_BASE, sel);
+    return inb(CPHP_STATUS);
+}
+
+static bool setup(int ncpus)
+{
+    uint8_t r;
+    int i;
+
+    smm_setup();
+    MB(MB_SMM_GO) = 1;          /* SMIs on started APs return at once */
+    memcpy((void *)(STRAY_SEG << 4), stray_start, stray_end - stray_start);
+    /* real-mode IVT: NMI (2) and vector 0x40 go to the stray stub */
+    *(volatile uint32_t *)(2 * 4) = STRAY_SEG << 16;
+    *(volatile uint32_t *)(0x40 * 4) = STRAY_SEG << 16;
+
+    outb(APM_STS, 0x02);
+    r = inb(APM_STS);
+    check("negotiation-probe", !(r & 0x02) && ((r >> 2) & F_WANT) == F_WANT,
+          "APM_STS query read back 0x%x", r);
+    outb(APM_STS, F_WANT << 2);
+    r = inb(APM_STS);
+    check("negotiated-parking", (r >> 2) == F_WANT,
+          "APM_STS request 0x%x read back 0x%x", F_WANT << 2, r);
+    if ((r >> 2) != F_WANT) {
+        return false;
+    }
+    outl(SMI_EN, inl(SMI_EN) | 0x21);           /* GBL_SMI_EN, APMC_EN */
+    outb(CPHP_BASE, 0);                         /* modern interface */
+
+    con_printf("TESTFW: HOTPLUG %u\n", ncpus);
+    for (i = 1; i <= ncpus; i++) {
+        uint32_t t;
+
+        for (t = 0; t < 100 && !(status_of(i) & ST_ENABLED); t++) {
+            udelay(100000);
+        }
+        if (!(status_of(i) & ST_ENABLED)) {
+            check("hotplug", false, "CPU %u did not appear", i);
+            return false;
+        }
+    }
+    return true;
+}
+
+static uint32_t entries(int apic)
+{
+    return MB(MB_ENTRIES_BY_APIC + 4 * apic);
+}
+
+void case_parking(void)
+{
+    uint32_t t, e1, e0;
+
+    if (!setup(1)) {
+        return;
+    }
+    check("parked-status", status_of(1) & ST_PARKED,
+          "status 0x%x after hot-add", status_of(1));
+
+    /* 1: INIT-SIPI-SIPI from the OS: the parked CPU executes nothing */
+    t = MB(MB_TRAMP_COUNT);
+    apic_ipi(1, ICR_INIT);
+    udelay(10000);
+    apic_ipi(1, ICR_SIPI | TRAMP_VECTOR);
+    apic_ipi(1, ICR_SIPI | TRAMP_VECTOR);
+    udelay(100000);
+    check("p1-init-sipi-ignored", MB(MB_TRAMP_COUNT) == t,
+          "the parked CPU ran the OS's trampoline");
+
+    /* 2, 3: the OS writes the unpark bit and an SMBASE, not from SMM */
+    outl(CPHP_BASE, 1);
+    outb(CPHP_STATUS, CTRL_UNPARK);
+    check("p2-non-smm-unpark-ignored", status_of(1) & ST_PARKED,
+          "a non-SMM write unparked the CPU");
+    outb(CPHP_CMD, CMD_SMBASE);
+    outl(CPHP_DATA, 0x38000);
+    check("p3-non-smm-smbase-ignored", inl(CPHP_DATA) == DEFAULT_SMBASE,
+          "a non-SMM write set SMBASE to 0x%x", inl(CPHP_DATA));
+
+    /* 4: attacker code at 0x38000 (our handler) + a directed SMI */
+    e1 = entries(1);
+    apic_ipi(1, ICR_SMI);
+    udelay(100000);
+    check("p4-directed-smi-ignored", entries(1) == e1,
+          "the parked CPU entered SMM at the default SMBASE");
+
+    /* 9: NMI and a fixed interrupt */
+    apic_ipi(1, ICR_NMI);
+    apic_ipi(1, ICR_FIXED | 0x40);
+    udelay(100000);
+    check("p9-nmi-irq-ignored", MB(MB_STRAY) == 0 && (status_of(1) & ST_PARKED),
+          "stray handler ran %u times", MB(MB_STRAY));
+
+    /* 5: broadcast SMI: the BSP enters SMM, the parked CPU does not */
+    e0 = entries(0);
+    e1 = entries(1);
+    outl(CPHP_BASE, 1);
+    op(OP_INB, CPHP_STATUS, 0);
+    check("p5-broadcast-smi", smm_run() && entries(0) == e0 + 1 &&
+          entries(1) == e1,
+          "BSP entries %u -> %u, parked CPU entries %u -> %u",
+          e0, entries(0), e1, entries(1));
+    check("smm-sees-parked", op_result(0) & ST_PARKED,
+          "status from SMM 0x%x", op_result(0));
+
+    /* 6: unpark from SMM before the SMBASE was set: refused */
+    op(OP_OUTL, CPHP_BASE, 1);
+    op(OP_OUTB, CPHP_STATUS, CTRL_UNPARK);
+    op(OP_INB, CPHP_STATUS, 0);
+    smm_run();
+    check("p6-unpark-before-smbase-refused", op_result(2) & ST_PARKED,
+          "status 0x%x after an early unpark", op_result(2));
+
+    /* 10: the firmware's way: set SMBASE, read it back, unpark */
+    memcpy((void *)(0x40000 + 0x8000), smm_handler_start,
+           smm_handler_end - smm_handler_start);
+    op(OP_OUTL, CPHP_BASE, 1);
+    op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
+    op(OP_OUTL, CPHP_DATA, 0x40000);
+    op(OP_INL, CPHP_DATA, 0);
+    op(OP_OUTB, CPHP_STATUS, CTRL_UNPARK);
+    op(OP_INB, CPHP_STATUS, 0);
+    smm_run();
+    check("p10-smbase-set", op_result(3) == 0x40000,
+          "SMBASE read back 0x%x", op_result(3));
+    check("p10-unparked", !(op_result(5) & ST_PARKED),
+          "status 0x%x after unpark", op_result(5));
+    /* the OS starts it with INIT-SIPI-SIPI at its own vector */
+    t = MB(MB_TRAMP_COUNT);
+    apic_ipi(1, ICR_INIT);
+    udelay(10000);
+    apic_ipi(1, ICR_SIPI | TRAMP_VECTOR);
+    check("p10-starts-at-os-vector",
+          wait_change(&MB(MB_TRAMP_COUNT), t, SECOND) && MB(MB_STRAY) == 0,
+          "the CPU did not start at the OS's vector (stray %u)", MB(MB_STRAY));
+    /* its next SMI enters at the firmware's SMBASE */
+    e1 = entries(1);
+    apic_ipi(1, ICR_SMI);
+    check("p10-smi-at-firmware-smbase",
+          wait_change(&MB(MB_ENTRIES_BY_APIC + 4), e1, SECOND) &&
+          MB(MB_SMM_SMBASE) == 0x40000,
+          "SMM entered with SMBASE 0x%x", MB(MB_SMM_SMBASE));
+}
+
+void case_parking_two_cpus(void)
+{
+    uint32_t t;
+    int i;
+
+    if (!setup(2)) {
+        return;
+    }
+    check("both-parked", (status_of(1) & ST_PARKED) && (status_of(2) & ST_PARKED),
+          "status 0x%x 0x%x", status_of(1), status_of(2));
+    /* 11: one SMI handles both */
+    for (i = 1; i <= 2; i++) {
+        memcpy((void *)(0x40000 + 0x10000 * i + 0x8000), smm_handler_start,
+               smm_handler_end - smm_handler_start);
+        op(OP_OUTL, CPHP_BASE, i);
+        op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
+        op(OP_OUTL, CPHP_DATA, 0x40000 + 0x10000 * i);
+        op(OP_OUTB, CPHP_STATUS, CTRL_UNPARK);
+    }
+    check("p11-one-smi", smm_run(), "the SMI handler did not finish");
+    check("p11-both-unparked",
+          !(status_of(1) & ST_PARKED) && !(status_of(2) & ST_PARKED),
+          "status 0x%x 0x%x", status_of(1), status_of(2));
+    for (i = 1; i <= 2; i++) {
+        t = MB(MB_TRAMP_COUNT);
+        apic_ipi(i, ICR_INIT);
+        udelay(10000);
+        apic_ipi(i, ICR_SIPI | TRAMP_VECTOR);
+        check(i == 1 ? "p11-cpu1-started" : "p11-cpu2-started",
+              wait_change(&MB(MB_TRAMP_COUNT), t, SECOND),
+              "CPU %u did not start", i);
+    }
+}
