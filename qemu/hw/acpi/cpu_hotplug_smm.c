@@ -14,6 +14,8 @@
 #include "migration/vmstate.h"
 #include "qom/object.h"
 #include "hw/core/cpu.h"
+#include "hw/hotplug.h"
+#include "hw/qdev-core.h"
 #include "system/kvm.h"
 #include "hw/acpi/cpu_hotplug_smm.h"
 #include "trace.h"
@@ -299,6 +301,26 @@ void cpu_hotplug_smm_plug(SmiNegotiation *s, DeviceState *dev)
     }
     set_park_state(CPU(dev), PARK_PARKED);
     trace_cpu_hotplug_smm_parked(CPU(dev)->cpu_index);
+}
+
+void cpu_hotplug_smm_unplug_parked(CPUHotplugState *st, DeviceState *dev,
+                                   Error **errp)
+{
+    ERRP_GUARD();
+    uint32_t i;
+
+    /* no insert event left behind for the OS */
+    for (i = 0; i < st->dev_count; i++) {
+        if (st->devs[i].cpu == CPU(dev)) {
+            st->devs[i].is_inserting = false;
+        }
+    }
+    trace_cpu_hotplug_smm_unplug_parked(CPU(dev)->cpu_index);
+    /* the machine's handler: it frees the CPU slot and unrealizes */
+    hotplug_handler_unplug(qdev_get_hotplug_handler(dev), dev, errp);
+    if (!*errp) {
+        object_unparent(OBJECT(dev));
+    }
 }
 
 uint64_t cpu_hotplug_smm_read(CPUHotplugState *st, hwaddr addr, uint64_t val)

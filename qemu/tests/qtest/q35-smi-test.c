@@ -568,6 +568,12 @@ static uint64_t cpu_park_state(QTestState *qts, const char *id)
     return v;
 }
 
+static uint8_t status_of_cpu(QTestState *qts, uint32_t sel)
+{
+    qtest_outl(qts, CPHP_SEL, sel);
+    return qtest_inb(qts, CPHP_STATUS);
+}
+
 /* Boot with parking offered, negotiate @features, hot-add CPU 1. */
 static QOSState *parking_boot(uint64_t features, QFWCFG **fw_cfg_out,
                               const char *extra)
@@ -631,6 +637,36 @@ static void test_parking_controls(void)
     qtest_outb(qts, CPHP_BASE, 0);
     qtest_outl(qts, CPHP_SEL, 1);
     g_assert_cmphex(qtest_inb(qts, CPHP_STATUS) & CPHP_ST_PARKED, ==, 0);
+    pc_fw_cfg_uninit(fw_cfg);
+    qtest_shutdown(qs);
+}
+
+/* device_del of a CPU that is still parked removes it at once. */
+static void test_parking_unplug(void)
+{
+    QFWCFG *fw_cfg;
+    QOSState *qs = parking_boot(F_BROADCAST | F_HOTPLUG | F_HOT_UNPLUG |
+                                F_PARKING, &fw_cfg, NULL);
+    QTestState *qts = qs->qts;
+    QDict *rsp;
+    QList *cpus;
+
+    g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
+    rsp = qtest_qmp(qts, "{'execute': 'device_del', 'arguments':"
+                    " {'id': 'hcpu'}}");
+    g_assert(!qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(qts, "{'execute': 'query-cpus-fast'}");
+    cpus = qdict_get_qlist(rsp, "return");
+    g_assert_cmpint(qlist_size(cpus), ==, 1);
+    qobject_unref(rsp);
+    /* no CPU and no pending insert event left in the hotplug block */
+    g_assert_cmphex(status_of_cpu(qts, 1) & 0x03, ==, 0);
+    /* the slot can be used again */
+    rsp = add_cpu(qts);
+    g_assert(!qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
     pc_fw_cfg_uninit(fw_cfg);
     qtest_shutdown(qs);
 }
@@ -701,6 +737,7 @@ int main(int argc, char **argv)
     qtest_add_func("/q35/smi/device-del-policy", test_device_del_policy);
     qtest_add_func("/q35/smi/parking-not-offered", test_parking_not_offered);
     qtest_add_func("/q35/smi/parking/controls", test_parking_controls);
+    qtest_add_func("/q35/smi/parking/unplug", test_parking_unplug);
     qtest_add_func("/q35/smi/parking/not-negotiated",
                    test_parking_not_negotiated);
     qtest_add_func("/q35/smi/parking/required", test_parking_required);

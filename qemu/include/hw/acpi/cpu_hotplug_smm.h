@@ -85,6 +85,9 @@ extern const VMStateDescription vmstate_smi_negotiation_apm_sts;
 /* Park @dev if it is hot-added and the firmware negotiated parking. */
 void cpu_hotplug_smm_plug(SmiNegotiation *s, DeviceState *dev);
 bool cpu_hotplug_smm_is_parked(CPUState *cpu);
+/* device_del of a parked CPU: it never ran, remove it without asking */
+void cpu_hotplug_smm_unplug_parked(CPUHotplugState *st, DeviceState *dev,
+                                   Error **errp);
 /* register block hooks, used when CPUHotplugState.smm_controls is set */
 uint64_t cpu_hotplug_smm_read(CPUHotplugState *st, hwaddr addr, uint64_t val);
 bool cpu_hotplug_smm_write(CPUHotplugState *st, hwaddr addr, uint64_t data,
