@@ -12,7 +12,8 @@ build=$CACHE/build/qemu
 src=$CACHE/src/qemu
 # test path -> expected files it owns (relative to tests/data/acpi)
 CASES="/x86_64/acpi/q35/smi-hotplug:x86/q35/DSDT.smi-hotplug
-/x86_64/acpi/q35/smi-hotunplug:x86/q35/DSDT.smi-hotunplug"
+/x86_64/acpi/q35/smi-hotunplug:x86/q35/DSDT.smi-hotunplug
+/x86_64/acpi/q35/smi-parking:x86/q35/DSDT.smi-parking"
 
 for c in $CASES; do
     path=${c%%:*} file=${c#*:}

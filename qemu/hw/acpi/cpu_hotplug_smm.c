@@ -407,3 +407,39 @@ bool cpu_hotplug_smm_write(CPUHotplugState *st, hwaddr addr, uint64_t data,
     }
     return false;
 }
+
+/* AML names of the CPU hotplug block and the CPU scan (hw/acpi/cpu.c) */
+#define AML_CSEL    "CSEL"
+#define AML_CCMD    "CCMD"
+#define AML_CDAT    "CDAT"
+#define AML_CPRK    "CPRK"
+#define AML_CTFY    "CTFY"
+#define CPHP_OST_EVENT_CMD      1
+#define CPHP_OST_STATUS_CMD     2
+#define OST_NOTIFY_DEVICE_CHECK 1
+#define OST_FAILURE             1   /* _OST: non-specific failure */
+
+void cpu_hotplug_smm_build_notify(Aml *ctx, Aml *uid, const char *res_path,
+                                  Aml *dev_chk)
+{
+    Aml *sel = aml_name("%s.%s", res_path, AML_CSEL);
+    Aml *cmd = aml_name("%s.%s", res_path, AML_CCMD);
+    Aml *data = aml_name("%s.%s", res_path, AML_CDAT);
+    Aml *ifctx, *elsectx;
+
+    aml_append(ctx, aml_store(uid, sel));
+    ifctx = aml_if(aml_equal(aml_name("%s.%s", res_path, AML_CPRK),
+                             aml_int(1)));
+    {
+        aml_append(ifctx, aml_store(aml_int(CPHP_OST_EVENT_CMD), cmd));
+        aml_append(ifctx, aml_store(aml_int(OST_NOTIFY_DEVICE_CHECK), data));
+        aml_append(ifctx, aml_store(aml_int(CPHP_OST_STATUS_CMD), cmd));
+        aml_append(ifctx, aml_store(aml_int(OST_FAILURE), data));
+    }
+    aml_append(ctx, ifctx);
+    elsectx = aml_else();
+    {
+        aml_append(elsectx, aml_call2(AML_CTFY, uid, dev_chk));
+    }
+    aml_append(ctx, elsectx);
+}

@@ -13,6 +13,7 @@
 #include "hw/nvram/fw_cfg.h"
 #include "hw/acpi/cpu.h"
 #include "exec/memattrs.h"
+#include "hw/acpi/aml-build.h"
 
 /* feature bits, the same in both front ends */
 #define ICH9_LPC_SMI_F_BROADCAST_BIT            0
@@ -92,5 +93,12 @@ void cpu_hotplug_smm_unplug_parked(CPUHotplugState *st, DeviceState *dev,
 uint64_t cpu_hotplug_smm_read(CPUHotplugState *st, hwaddr addr, uint64_t val);
 bool cpu_hotplug_smm_write(CPUHotplugState *st, hwaddr addr, uint64_t data,
                            MemTxAttrs attrs);
+/*
+ * AML, in the CPU scan's notify loop, for CPU @uid after the hotplug SMI:
+ * notify the OS unless the CPU is still parked; if it is, report an
+ * insertion failure through _OST (ACPI_DEVICE_OST) instead.
+ */
+void cpu_hotplug_smm_build_notify(Aml *ctx, Aml *uid, const char *res_path,
+                                  Aml *dev_chk);
 
 #endif
