@@ -12,7 +12,8 @@
 #   make check-patches   every hook patch applies with --fuzz=0
 #   make checkpatch      QEMU's checkpatch.pl on every patch and overlay file
 #   make rebuild-aml     regenerate our expected ACPI tables (QEMU's rebuild mode)
-#   make bench     hot-add latency, ours vs Debian's unpatched QEMU (same run)
+#   make bench     hot-add latency, ours vs Debian's unpatched QEMU (same run);
+#                  cost of the hotplug SMI that unparks a CPU vs a plain SMI
 
 SHELL := /bin/sh
 PY := python3
@@ -29,8 +30,9 @@ qemu: setup
 qemu-baseline: setup
 	@SMMHP_SKIP_SETUP=1 SMMHP_BASELINE=1 sh scripts/build-qemu.sh
 
-bench: qemu qemu-baseline guest
+bench: qemu qemu-baseline guest testfw
 	@$(PY) bench/hotplug.py --runs $(or $(BENCH_RUNS),5)
+	@$(PY) bench/parking_smi.py --boots $(or $(BENCH_RUNS),5)
 
 guest: setup
 	@sh scripts/mkguest.sh

@@ -15,5 +15,6 @@ void case_smi_pending_in_wait_for_sipi(void);
 /* parking.c: CPU hotplug with parking, hostile OS and firmware */
 void case_parking(void);
 void case_parking_two_cpus(void);
+void case_bench_parking_smi(void);
 
 #endif

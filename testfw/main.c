@@ -15,6 +15,7 @@ static const struct {
     { "smi-pending-in-wait-for-sipi", case_smi_pending_in_wait_for_sipi },
     { "parking", case_parking },
     { "parking-two-cpus", case_parking_two_cpus },
+    { "bench-parking-smi", case_bench_parking_smi },
 };
 
 void main(void)

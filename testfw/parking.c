@@ -230,3 +230,60 @@ void case_parking_two_cpus(void)
               "CPU %u did not start", i);
     }
 }
+
+/* PM timer ticks (3.579545 MHz) elapsed since @start */
+static uint32_t ticks_since(uint32_t start)
+{
+    return (inl(PMBASE + 0x08) - start) & 0xffffff;
+}
+
+static void sort(uint32_t *v, int n)
+{
+    int i, j;
+
+    for (i = 1; i < n; i++) {
+        for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            uint32_t t = v[j];
+
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    }
+}
+
+/*
+ * Cost of the hotplug SMI: an SMI that only enters and leaves SMM against
+ * one that also services a parked CPU (select, SMBASE command, set and
+ * read back SMBASE, unpark), interleaved, one sample per hot-added CPU.
+ */
+#define BENCH_CPUS 6
+
+void case_bench_parking_smi(void)
+{
+    uint32_t plain[BENCH_CPUS], park[BENCH_CPUS], t;
+    int i;
+
+    if (!setup(BENCH_CPUS)) {
+        return;
+    }
+    for (i = 0; i < BENCH_CPUS; i++) {
+        t = inl(PMBASE + 0x08);
+        smm_run();
+        plain[i] = ticks_since(t);
+
+        op(OP_OUTL, CPHP_BASE, i + 1);
+        op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
+        op(OP_OUTL, CPHP_DATA, 0x100000 + 0x10000 * i);
+        op(OP_INL, CPHP_DATA, 0);
+        op(OP_OUTB, CPHP_STATUS, CTRL_UNPARK);
+        t = inl(PMBASE + 0x08);
+        smm_run();
+        park[i] = ticks_since(t);
+        check("bench-unparked", !(status_of(i + 1) & ST_PARKED),
+              "CPU %u still parked", i + 1);
+    }
+    sort(plain, BENCH_CPUS);
+    sort(park, BENCH_CPUS);
+    con_printf("TESTFW: BENCH smi-plain-ticks %u\n", plain[BENCH_CPUS / 2]);
+    con_printf("TESTFW: BENCH smi-unpark-ticks %u\n", park[BENCH_CPUS / 2]);
+}

@@ -46,6 +46,15 @@ CASES = {
         "two CPUs hot-added before one SMI are both handled by it",
         ["-smp", "1,maxcpus=4"] + PARKING),
 }
+# run by bench/parking_smi.py, not by default
+BENCH_CASES = {
+    "bench-parking-smi": (
+        "hotplug SMI cost: plain SMI vs SMI that sets SMBASE and unparks",
+        ["-smp", "1,maxcpus=7"] + PARKING),
+}
+
+
+BENCH = []      # (case, name, value) from 'TESTFW: BENCH name value'
 
 
 def hotplug(qmp, n, added):
@@ -118,6 +127,10 @@ def run_case(qemu, name, extra, timeout=60):
     results = []
     done = False
     for line in lines:
+        m = re.match(r"TESTFW: BENCH (\S+) (\d+)$", line)
+        if m:
+            BENCH.append((name, m.group(1), int(m.group(2))))
+            continue
         m = re.match(r"TESTFW: (PASS|FAIL) (\S+)(?:: (.*))?$", line)
         if m:
             results.append((m.group(1) == "PASS", m.group(2), m.group(3) or ""))
@@ -139,11 +152,12 @@ def main():
     ap.add_argument("--qemu", default=os.environ.get("QEMU", DEFAULT_QEMU))
     a = ap.parse_args()
     if a.list:
-        for name, (desc, _) in CASES.items():
+        for name, (desc, _) in dict(CASES, **BENCH_CASES).items():
             print(f"{name:32s} {desc}")
         return 0
+    known = dict(CASES, **BENCH_CASES)
     for c in a.cases:
-        if c not in CASES:
+        if c not in known:
             print(f"testfw: unknown case {c!r}; see --list", file=sys.stderr)
             return 2
     if not os.path.exists(FW):
@@ -151,11 +165,13 @@ def main():
         return 2
     passed = failed = 0
     for name in a.cases or CASES:
-        for ok, check, why in run_case(a.qemu, name, CASES[name][1]):
+        for ok, check, why in run_case(a.qemu, name, known[name][1]):
             print(f"{'PASS' if ok else 'FAIL'}  testfw {name}/{check}" + ("" if ok else f": {why}"),
                   flush=True)
             passed += ok
             failed += not ok
+    for case, name, value in BENCH:
+        print(f"BENCH {case}/{name} {value}")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
