@@ -16,5 +16,7 @@ void case_smi_pending_in_wait_for_sipi(void);
 void case_parking(void);
 void case_parking_two_cpus(void);
 void case_bench_parking_smi(void);
+void case_renegotiation(void);
+void case_no_smi(void);
 
 #endif

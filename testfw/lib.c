@@ -215,6 +215,52 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
 }
 
+static uint32_t bswap32(uint32_t v)
+{
+    return __builtin_bswap32(v);
+}
+
+/* Find a fw_cfg file: its selector, or -1. */
+static int fw_cfg_find(const char *name, uint32_t *size)
+{
+    uint8_t hdr[4], ent[64];
+    uint32_t count, i;
+
+    outw(FW_CFG_SEL, FW_CFG_FILE_DIR);
+    fw_cfg_read(hdr, 4);
+    count = be32(hdr);
+    for (i = 0; i < count; i++) {
+        fw_cfg_read(ent, 64);
+        ent[63] = 0;
+        if (!strcmp((char *)ent + 8, name)) {
+            *size = be32(ent);
+            return ent[4] << 8 | ent[5];
+        }
+    }
+    return -1;
+}
+
+/* Write a fw_cfg file through the DMA interface (the only way to write). */
+int fw_cfg_write_file(const char *name, const void *buf, int len)
+{
+    static volatile uint32_t dma[4] __attribute__((aligned(16)));
+    static uint8_t data[64];
+    uint32_t size;
+    int sel = fw_cfg_find(name, &size);
+
+    if (sel < 0 || len > (int)sizeof(data)) {
+        return -1;
+    }
+    memcpy(data, buf, len);
+    dma[0] = bswap32((uint32_t)sel << 16 | 0x08 | 0x10);  /* select, write */
+    dma[1] = bswap32(len);
+    dma[2] = 0;                                            /* address, BE64 */
+    dma[3] = bswap32((uint32_t)(uintptr_t)data);
+    outl(0x514, 0);                                        /* high half */
+    outl(0x518, bswap32((uint32_t)(uintptr_t)dma));        /* low: go */
+    return (bswap32(dma[0]) & 0x01) ? -1 : len;            /* error bit */
+}
+
 int fw_cfg_read_file(const char *name, void *buf, int len)
 {
     uint8_t hdr[4], ent[64];

@@ -16,6 +16,8 @@ static const struct {
     { "parking", case_parking },
     { "parking-two-cpus", case_parking_two_cpus },
     { "bench-parking-smi", case_bench_parking_smi },
+    { "renegotiation", case_renegotiation },
+    { "no-smi", case_no_smi },
 };
 
 void main(void)

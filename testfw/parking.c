@@ -197,6 +197,51 @@ void case_parking(void)
           "SMM entered with SMBASE 0x%x", MB(MB_SMM_SMBASE));
 }
 
+/* 7: after the lock, neither front end can renegotiate */
+void case_renegotiation(void)
+{
+    uint64_t want = 0x3;    /* broadcast + CPU hotplug, no parking */
+    uint8_t ok = 0, r;
+
+    if (!setup(0)) {
+        return;
+    }
+    outb(APM_STS, 0x03 << 2);
+    r = inb(APM_STS);
+    check("p7-apm-sts-refused", (r >> 2) == F_WANT,
+          "APM_STS renegotiation read back 0x%x", r);
+    check("p7-fw-cfg-write", fw_cfg_write_file("etc/smi/requested-features",
+                                               &want, sizeof(want)) == 8,
+          "fw_cfg DMA write failed");
+    fw_cfg_read_file("etc/smi/features-ok", &ok, 1);
+    outb(APM_STS, 0x02 << 2);           /* ask what is in force */
+    r = inb(APM_STS);
+    check("p7-fw-cfg-refused", ok == 1 && (r >> 2) == F_WANT,
+          "features-ok %u, in force 0x%x", ok, r >> 2);
+}
+
+/*
+ * 8: the OS never raises the hotplug SMI: the CPU stays parked, and
+ * device_del still removes it without any help.
+ */
+void case_no_smi(void)
+{
+    uint32_t t;
+
+    if (!setup(1)) {
+        return;
+    }
+    udelay(300000);
+    check("p8-still-parked", status_of(1) & ST_PARKED,
+          "status 0x%x", status_of(1));
+    con_printf("TESTFW: UNPLUG 1\n");
+    for (t = 0; t < 100 && (status_of(1) & ST_ENABLED); t++) {
+        udelay(100000);
+    }
+    check("p8-device-del-removes", !(status_of(1) & ST_ENABLED),
+          "status 0x%x after device_del", status_of(1));
+}
+
 void case_parking_two_cpus(void)
 {
     uint32_t t;

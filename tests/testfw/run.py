@@ -31,7 +31,8 @@ PARKING = ["-global", "ICH9-LPC.x-smi-apm-sts=on",
 
 # case name -> (description, extra QEMU arguments).  A case can ask the
 # runner for CPU hotplug: on 'TESTFW: HOTPLUG n' the runner adds n CPUs
-# through QMP; the firmware sees them appear in the CPU hotplug block.
+# through QMP, on 'TESTFW: UNPLUG k' it device_dels the k-th one; the
+# firmware sees the result in the CPU hotplug block.
 CASES = {
     "init-held-in-smm": (
         "INIT sent to a CPU in SMM is held until RSM, then delivered",
@@ -45,6 +46,12 @@ CASES = {
     "parking-two-cpus": (
         "two CPUs hot-added before one SMI are both handled by it",
         ["-smp", "1,maxcpus=4"] + PARKING),
+    "renegotiation": (
+        "after the lock, neither APM_STS nor fw_cfg can renegotiate",
+        ["-smp", "1,maxcpus=2"] + PARKING),
+    "no-smi": (
+        "no hotplug SMI: the CPU stays parked and device_del removes it",
+        ["-smp", "1,maxcpus=2"] + PARKING),
 }
 # run by bench/parking_smi.py, not by default
 BENCH_CASES = {
@@ -107,12 +114,24 @@ def run_case(qemu, name, extra, timeout=60):
                 line = raw.decode("utf-8", "replace").rstrip("\r")
                 lines.append(line)
                 m = re.match(r"TESTFW: HOTPLUG (\d+)$", line)
-                if m:
-                    if qmp is None:
-                        qmp = QMP(sock)
-                    err = hotplug(qmp, int(m.group(1)), added)
+                if m and int(m.group(1)):
+                    try:
+                        if qmp is None:
+                            qmp = QMP(sock, timeout=10)
+                        err = hotplug(qmp, int(m.group(1)), added)
+                    except (OSError, QMPError) as e:
+                        err = str(e)
                     if err:
                         lines.append(f"TESTFW: FAIL runner-hotplug: {err}")
+                m = re.match(r"TESTFW: UNPLUG (\d+)$", line)
+                if m:
+                    k = int(m.group(1)) - 1
+                    try:
+                        if qmp is None:
+                            qmp = QMP(sock, timeout=10)
+                        qmp.cmd("device_del", id=added[k])
+                    except (OSError, QMPError, IndexError) as e:
+                        lines.append(f"TESTFW: FAIL runner-unplug: {e}")
     finally:
         if qmp:
             qmp.close()
