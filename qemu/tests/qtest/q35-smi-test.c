@@ -456,6 +456,45 @@ static void test_apm_sts_firmware_writes(void)
     qtest_quit(qts);
 }
 
+/* Migrate @src (stopped) to a file; returns once the file is complete. */
+static void migrate_to_file(QTestState *src, const char *uri)
+{
+    qtest_qmp_assert_success(src, "{'execute': 'stop'}");
+    qtest_qmp_assert_success(src, "{'execute': 'migrate', 'arguments':"
+                             " {'uri': %s}}", uri);
+    for (;;) {
+        QDict *rsp = qtest_qmp(src, "{'execute': 'query-migrate'}");
+        const char *st = qdict_get_try_str(qdict_get_qdict(rsp, "return"),
+                                           "status");
+        bool done = st && !strcmp(st, "completed");
+
+        g_assert(!st || strcmp(st, "failed"));
+        qobject_unref(rsp);
+        if (done) {
+            return;
+        }
+        g_usleep(10000);
+    }
+}
+
+/* Wait until a destination started with -incoming has loaded its state. */
+static void wait_incoming(QTestState *dst)
+{
+    for (;;) {
+        QDict *rsp = qtest_qmp(dst, "{'execute': 'query-status'}");
+        const char *st = qdict_get_str(qdict_get_qdict(rsp, "return"),
+                                       "status");
+        bool done = strcmp(st, "inmigrate");
+
+        g_assert_cmpstr(st, !=, "shutdown");
+        qobject_unref(rsp);
+        if (done) {
+            return;
+        }
+        g_usleep(10000);
+    }
+}
+
 /* Negotiated features and a pending APM_STS reply survive migration. */
 static void test_apm_sts_migration(void)
 {
@@ -463,46 +502,17 @@ static void test_apm_sts_migration(void)
     g_autofree char *uri = g_strdup_printf("file:%s/state", tmp);
     g_autofree char *state = g_strdup_printf("%s/state", tmp);
     QTestState *src, *dst;
-    QDict *rsp;
 
     src = qtest_init("-machine q35 " APM_STS_ON);
     apm_sts_request(src, F_BROADCAST | F_HOTPLUG);
     /* leave a query's reply pending: it differs from the stored 0x02 */
     g_assert_cmphex(apm_sts(src, 0x02), ==,
                     (F_BROADCAST | F_HOTPLUG | F_HOT_UNPLUG) << 2);
-    qtest_qmp_assert_success(src, "{'execute': 'stop'}");
-    qtest_qmp_assert_success(src, "{'execute': 'migrate', 'arguments':"
-                             " {'uri': %s}}", uri);
-    for (;;) {
-        const char *st;
-
-        rsp = qtest_qmp(src, "{'execute': 'query-migrate'}");
-        st = qdict_get_try_str(qdict_get_qdict(rsp, "return"), "status");
-        if (st && !strcmp(st, "completed")) {
-            qobject_unref(rsp);
-            break;
-        }
-        g_assert(!st || strcmp(st, "failed"));
-        qobject_unref(rsp);
-        g_usleep(10000);
-    }
+    migrate_to_file(src, uri);
     qtest_quit(src);
 
     dst = qtest_initf("-machine q35 " APM_STS_ON " -incoming %s", uri);
-    for (;;) {
-        const char *st;
-
-        /* the load runs at startup; the state leaves "inmigrate" after it */
-        rsp = qtest_qmp(dst, "{'execute': 'query-status'}");
-        st = qdict_get_str(qdict_get_qdict(rsp, "return"), "status");
-        if (strcmp(st, "inmigrate")) {
-            g_assert_cmpstr(st, !=, "shutdown");
-            qobject_unref(rsp);
-            break;
-        }
-        qobject_unref(rsp);
-        g_usleep(10000);
-    }
+    wait_incoming(dst);
     g_assert_cmphex(negotiated_features(dst), ==, F_BROADCAST | F_HOTPLUG);
     /* the reply is still pending, and the lock still holds */
     g_assert_cmphex(qtest_inb(dst, APM_STS), ==,
@@ -671,6 +681,39 @@ static void test_parking_unplug(void)
     qtest_shutdown(qs);
 }
 
+/*
+ * A parked CPU stays parked across migration, with its SMBASE: the
+ * destination gets the CPU on its command line, as management does.
+ */
+static void test_parking_migration(void)
+{
+    g_autofree char *tmp = g_dir_make_tmp("q35-smi-test-XXXXXX", NULL);
+    g_autofree char *uri = g_strdup_printf("file:%s/state", tmp);
+    g_autofree char *state = g_strdup_printf("%s/state", tmp);
+    QFWCFG *fw_cfg;
+    QOSState *qs = parking_boot(F_BROADCAST | F_HOTPLUG | F_PARKING,
+                                &fw_cfg, NULL);
+    QTestState *dst;
+
+    g_assert_cmpint(cpu_park_state(qs->qts, "hcpu"), ==, 1);
+    migrate_to_file(qs->qts, uri);
+    pc_fw_cfg_uninit(fw_cfg);
+    qtest_shutdown(qs);
+
+    dst = qtest_initf("-machine q35 -smp 1,maxcpus=2 " PARKING_ON
+                      " -device qemu64-x86_64-cpu,id=hcpu,socket-id=0,"
+                      "core-id=1,thread-id=0 -incoming %s", uri);
+    wait_incoming(dst);
+    g_assert_cmpint(cpu_park_state(dst, "hcpu"), ==, 1);
+    g_assert_cmphex(negotiated_features(dst), ==,
+                    F_BROADCAST | F_HOTPLUG | F_PARKING);
+    g_assert_cmphex(status_of_cpu(dst, 1) & CPHP_ST_PARKED, ==,
+                    CPHP_ST_PARKED);
+    qtest_quit(dst);
+    unlink(state);
+    rmdir(tmp);
+}
+
 /* Parking offered but not negotiated: CPUs are not parked, command 4 is
  * an unknown command as before. */
 static void test_parking_not_negotiated(void)
@@ -738,6 +781,7 @@ int main(int argc, char **argv)
     qtest_add_func("/q35/smi/parking-not-offered", test_parking_not_offered);
     qtest_add_func("/q35/smi/parking/controls", test_parking_controls);
     qtest_add_func("/q35/smi/parking/unplug", test_parking_unplug);
+    qtest_add_func("/q35/smi/parking/migration", test_parking_migration);
     qtest_add_func("/q35/smi/parking/not-negotiated",
                    test_parking_not_negotiated);
     qtest_add_func("/q35/smi/parking/required", test_parking_required);
