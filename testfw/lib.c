@@ -263,28 +263,18 @@ int fw_cfg_write_file(const char *name, const void *buf, int len)
 
 int fw_cfg_read_file(const char *name, void *buf, int len)
 {
-    uint8_t hdr[4], ent[64];
-    uint32_t count, i;
+    uint32_t size;
+    int sel = fw_cfg_find(name, &size);
 
-    outw(FW_CFG_SEL, FW_CFG_FILE_DIR);
-    fw_cfg_read(hdr, 4);
-    count = be32(hdr);
-    for (i = 0; i < count; i++) {
-        fw_cfg_read(ent, 64);
-        ent[63] = 0;
-        if (!strcmp((char *)ent + 8, name)) {
-            uint32_t size = be32(ent);
-            uint16_t sel = ent[4] << 8 | ent[5];
-
-            if ((int)size > len) {
-                size = len;
-            }
-            outw(FW_CFG_SEL, sel);
-            fw_cfg_read(buf, size);
-            return size;
-        }
+    if (sel < 0) {
+        return -1;
     }
-    return -1;
+    if ((int)size > len) {
+        size = len;
+    }
+    outw(FW_CFG_SEL, sel);
+    fw_cfg_read(buf, size);
+    return size;
 }
 
 void apic_ipi(uint8_t apic_id, uint32_t icr_lo)
