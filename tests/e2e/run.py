@@ -36,10 +36,11 @@ def main():
     ap.add_argument("--json")
     a = ap.parse_args()
     if a.list:
-        for fw, f in harness.FIRMWARE.items():
-            for sc, (d, _) in harness.SCENARIOS.items():
-                x = "  [expected failure]" if f.get("xfail") else ""
-                print(f"{fw + '-' + sc:26s} {d}; {f['desc']}{x}")
+        for name in harness.all_names():
+            fw, sc = harness.split_name(name)
+            f = harness.FIRMWARE[fw]
+            x = "  [expected failure]" if f.get("xfail") else ""
+            print(f"{name:32s} {harness.SCENARIOS[sc][0]}; {f['desc']}{x}")
         return 0
     try:
         todo = [harness.split_name(n) for n in (a.names or harness.all_names())]
@@ -64,7 +65,8 @@ def main():
             if r.ok and not xfail:
                 passed += 1
                 times += r.times
-                print(f"PASS  {label}: device_add -> online {r.detail}{feats}", flush=True)
+                what = f"device_add -> online {r.detail}" if r.times else r.detail
+                print(f"PASS  {label}: {what}{feats}", flush=True)
             elif r.ok and xfail:
                 failed += 1
                 print(f"XPASS {label}: passed ({r.detail}) but is marked as an expected "
