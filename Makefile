@@ -5,6 +5,7 @@
 #   make check     build what is missing, run every test; last line
 #                  'N passed, M failed, K skipped'
 #   make qemu      fetch + patch + build QEMU (incremental)
+#   make ovmf      fetch + patch + build OVMF_CODE_4M.secboot.fd like Debian
 #   make guest     kernel + initramfs for the end-to-end tests
 #   make testfw    the freestanding test firmware
 #   make e2e E2E='ovmf-smm-add1 ...'   end-to-end scenarios by name (E2E_RUNS=N)
@@ -19,7 +20,7 @@ SHELL := /bin/sh
 PY := python3
 
 .PHONY: demo check setup qemu qemu-baseline guest testfw e2e e2e-list check-patches \
-	checkpatch bench rebuild-aml
+	checkpatch bench rebuild-aml ovmf
 
 setup:
 	@sh scripts/setup-host.sh
@@ -33,6 +34,9 @@ qemu-baseline: setup
 bench: qemu qemu-baseline guest testfw
 	@$(PY) bench/hotplug.py --runs $(or $(BENCH_RUNS),5)
 	@$(PY) bench/parking_smi.py --boots $(or $(BENCH_RUNS),5)
+
+ovmf: setup
+	@sh scripts/build-ovmf.sh
 
 guest: setup
 	@sh scripts/mkguest.sh
