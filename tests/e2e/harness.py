@@ -36,37 +36,35 @@ FIRMWARE = {
         "code": "OVMF_CODE_4M.secboot.fd", "vars": "OVMF_VARS_4M.fd",
         "secure": True,
     },
-    # The same firmware with the APM_STS negotiation front end turned on:
-    # what SeaBIOS and OVMF write to port 0xb3 must mean what it did.
-    "seabios-apmsts": {
-        "smm": "on", "desc": "SeaBIOS, smm=on, ICH9-LPC.x-smi-apm-sts=on",
-        "extra": ["-global", "ICH9-LPC.x-smi-apm-sts=on"],
-    },
-    "ovmf-smm-apmsts": {
-        "smm": "on", "code": "OVMF_CODE_4M.secboot.fd", "vars": "OVMF_VARS_4M.fd",
-        "secure": True, "extra": ["-global", "ICH9-LPC.x-smi-apm-sts=on"],
-        "desc": "Debian OVMF with SMM, smm=on, ICH9-LPC.x-smi-apm-sts=on",
-    },
+}
+
+APM_STS_ON = ["-global", "ICH9-LPC.x-smi-apm-sts=on"]
+PARKING_ON = ["-global", "ICH9-LPC.x-smi-cpu-hotplug-parking=on"]
+
+
+def _variant(base, what, extra, **more):
+    """A firmware configuration that only adds QEMU properties to @base."""
+    v = dict(FIRMWARE[base], desc=f"{FIRMWARE[base]['desc']}, {what}", extra=extra)
+    v.update(more)
+    return v
+
+
+FIRMWARE.update({
+    # APM_STS negotiation front end on: what SeaBIOS and OVMF write to port
+    # 0xb3 must mean what it did.
+    "seabios-apmsts": _variant("seabios", "ICH9-LPC.x-smi-apm-sts=on", APM_STS_ON),
+    "ovmf-smm-apmsts": _variant("ovmf-smm", "ICH9-LPC.x-smi-apm-sts=on", APM_STS_ON),
     # Parking offered: stock OVMF does not know bit 3, negotiates 0x7 as
     # before, and hotplug works as before.
-    "ovmf-smm-parkoffer": {
-        "smm": "on", "code": "OVMF_CODE_4M.secboot.fd", "vars": "OVMF_VARS_4M.fd",
-        "secure": True,
-        "extra": ["-global", "ICH9-LPC.x-smi-apm-sts=on",
-                  "-global", "ICH9-LPC.x-smi-cpu-hotplug-parking=on"],
-        "desc": "Debian OVMF with SMM, smm=on, parking offered",
-    },
+    "ovmf-smm-parkoffer": _variant("ovmf-smm", "parking offered",
+                                   APM_STS_ON + PARKING_ON),
     # Parking required: stock OVMF does not negotiate it, so device_add must
     # be refused with an error that says so, and the guest must go on.
-    "ovmf-smm-parkrequired": {
-        "smm": "on", "code": "OVMF_CODE_4M.secboot.fd", "vars": "OVMF_VARS_4M.fd",
-        "secure": True,
-        "extra": ["-global", "ICH9-LPC.x-smi-cpu-hotplug-parking=on",
-                  "-global", "ICH9-LPC.x-smi-require-parking=on"],
-        "desc": "Debian OVMF with SMM, smm=on, parking required (device_add refused)",
-        "expect_refused": "parking is required",
-    },
-}
+    "ovmf-smm-parkrequired": _variant(
+        "ovmf-smm", "parking required (device_add refused)",
+        PARKING_ON + ["-global", "ICH9-LPC.x-smi-require-parking=on"],
+        expect_refused="parking is required"),
+})
 
 
 class Result:

@@ -20,14 +20,14 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import harness  # noqa: E402
 from qmp import QMP, QMPError  # noqa: E402
 
-CACHE = os.environ.get("SMMHP_CACHE", os.path.expanduser("~/.cache/smm-hotplug"))
+CACHE = harness.CACHE
 FW = os.path.join(CACHE, "testfw", "testfw.bin")
 DEFAULT_QEMU = os.path.join(CACHE, "build", "qemu", "qemu-system-x86_64")
 
-PARKING = ["-global", "ICH9-LPC.x-smi-apm-sts=on",
-           "-global", "ICH9-LPC.x-smi-cpu-hotplug-parking=on"]
+PARKING = harness.APM_STS_ON + harness.PARKING_ON
 
 # case name -> (description, extra QEMU arguments).  A case can ask the
 # runner for CPU hotplug: on 'TESTFW: HOTPLUG n' the runner adds n CPUs
@@ -66,16 +66,14 @@ BENCH = []      # (case, name, value) from 'TESTFW: BENCH name value'
 
 def hotplug(qmp, n, added):
     """Add n CPUs into the lowest free slots; returns an error or None."""
-    slots = [x for x in qmp.cmd("query-hotpluggable-cpus") if "qom-path" not in x]
-    slots.sort(key=lambda x: tuple(sorted(x["props"].items())))
+    slots = harness.free_slots(qmp)
     for slot in slots[:n]:
-        args = {"driver": slot["type"], "id": f"tcpu{len(added)}"}
-        args.update(slot["props"])
+        dev_id = f"tcpu{len(added)}"
         try:
-            qmp.cmd("device_add", **args)
+            harness.device_add_cpu(qmp, slot, dev_id)
         except QMPError as e:
             return e.desc
-        added.append(args["id"])
+        added.append(dev_id)
     return None if len(slots) >= n else f"only {len(slots)} free slots"
 
 

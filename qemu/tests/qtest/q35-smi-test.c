@@ -251,6 +251,15 @@ static void test_fw_cfg_lock_and_reset(void)
     qtest_shutdown(qs);
 }
 
+/* @rsp is an error reply whose description is exactly @desc; frees it */
+static void assert_qmp_error(QDict *rsp, const char *desc)
+{
+    g_assert(qdict_haskey(rsp, "error"));
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"), ==,
+                    desc);
+    qobject_unref(rsp);
+}
+
 static QDict *add_cpu(QTestState *qts)
 {
     return qtest_qmp(qts, "{'execute': 'device_add', 'arguments':"
@@ -273,13 +282,11 @@ static void test_device_add_policy(void)
     g_assert_cmphex(supported_features(fw_cfg), ==, F_BROADCAST);
     g_assert_cmpint(negotiate(qs, fw_cfg, F_BROADCAST), ==, 1);
     rsp = add_cpu(qs->qts);
-    g_assert(qdict_haskey(rsp, "error"));
-    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"), ==,
-                    "cpu hotplug with SMI wasn't enabled by firmware: it "
-                    "negotiated SMI features 0x1 (broadcast SMI), without CPU "
-                    "hotplug with SMI (bit 1), so it could not take control "
-                    "of a new CPU");
-    qobject_unref(rsp);
+    assert_qmp_error(rsp,
+                     "cpu hotplug with SMI wasn't enabled by firmware: it "
+                     "negotiated SMI features 0x1 (broadcast SMI), without CPU "
+                     "hotplug with SMI (bit 1), so it could not take control "
+                     "of a new CPU");
     pc_fw_cfg_uninit(fw_cfg);
     qtest_shutdown(qs);
 
@@ -543,12 +550,10 @@ static void test_device_del_policy(void)
     qtest_outb(qs->qts, 0xcd8, 0);
     rsp = qtest_qmp(qs->qts, "{'execute': 'device_del', 'arguments':"
                     " {'id': 'hcpu'}}");
-    g_assert(qdict_haskey(rsp, "error"));
-    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"), ==,
-                    "cpu hot-unplug with SMI wasn't enabled by firmware: it "
-                    "negotiated SMI features 0x3 (broadcast SMI, CPU hotplug "
-                    "with SMI), without CPU hot-unplug with SMI (bit 2)");
-    qobject_unref(rsp);
+    assert_qmp_error(rsp,
+                     "cpu hot-unplug with SMI wasn't enabled by firmware: it "
+                     "negotiated SMI features 0x3 (broadcast SMI, CPU hotplug "
+                     "with SMI), without CPU hot-unplug with SMI (bit 2)");
     pc_fw_cfg_uninit(fw_cfg);
     qtest_shutdown(qs);
 }
@@ -750,13 +755,11 @@ static void test_parking_required(void)
 
     g_assert_cmpint(negotiate(qs, fw_cfg, F_BROADCAST | F_HOTPLUG), ==, 1);
     rsp = add_cpu(qs->qts);
-    g_assert(qdict_haskey(rsp, "error"));
-    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"), ==,
-                    "cpu hotplug refused: parking is required "
-                    "(x-smi-require-parking=on) but the firmware negotiated "
-                    "SMI features 0x3 (broadcast SMI, CPU hotplug with SMI), "
-                    "without CPU hotplug with parking (bit 3)");
-    qobject_unref(rsp);
+    assert_qmp_error(rsp,
+                     "cpu hotplug refused: parking is required "
+                     "(x-smi-require-parking=on) but the firmware negotiated "
+                     "SMI features 0x3 (broadcast SMI, CPU hotplug with SMI), "
+                     "without CPU hotplug with parking (bit 3)");
     qtest_system_reset(qs->qts);
     g_assert_cmpint(negotiate(qs, fw_cfg, F_BROADCAST | F_HOTPLUG | F_PARKING),
                     ==, 1);
