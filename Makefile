@@ -2,7 +2,8 @@
 #
 # Entry points.  Caches live in $(SMMHP_CACHE) (default ~/.cache/smm-hotplug).
 #   make demo      build what is missing, boot an SMM guest on OVMF, hot-add CPUs
-#   make check     build what is missing, run every test; last line
+#   make check     build what is missing (also Debian's unpatched QEMU, the
+#                  old side of a migration test), run every test; last line
 #                  'N passed, M failed, K skipped'
 #   make qemu      fetch + patch + build QEMU (incremental)
 #   make ovmf      fetch + patch + build OVMF_CODE_4M.secboot.fd like Debian
@@ -47,7 +48,7 @@ testfw:
 demo: qemu guest
 	@$(PY) tests/demo.py $(DEMO_ARGS)
 
-check: qemu guest testfw
+check: qemu qemu-baseline guest testfw
 	@$(PY) tests/run-all.py $(CHECK_ARGS)
 
 e2e: qemu guest

@@ -7,7 +7,9 @@
 Each case prints 'TESTFW: PASS|FAIL check[: why]' lines on the debug
 console; every check is reported and counted.  A case that does not reach
 'TESTFW: DONE' within its time limit is killed and counted as a failure.
-Ends with 'N passed, M failed'.
+The parking cases run a second time under KVM (kvm/CASE) where KVM
+supports SMM; elsewhere each is reported as skipped, with the reason.
+Ends with 'N passed, M failed, K skipped'.
 """
 
 import argparse
@@ -53,6 +55,8 @@ CASES = {
         "no hotplug SMI: the CPU stays parked and device_del removes it",
         ["-smp", "1,maxcpus=2"] + PARKING),
 }
+# run again with -accel kvm when the host's KVM supports SMM
+KVM_CASES = ["parking", "parking-two-cpus", "no-smi"]
 # run by bench/parking_smi.py, not by default
 BENCH_CASES = {
     "bench-parking-smi": (
@@ -77,10 +81,26 @@ def hotplug(qmp, n, added):
     return None if len(slots) >= n else f"only {len(slots)} free slots"
 
 
-def run_case(qemu, name, extra, timeout=60):
+def kvm_smm_missing(qemu):
+    """None if QEMU can run q35 with SMM under KVM here, else the reason."""
+    try:
+        p = subprocess.run([qemu, "-accel", "kvm", "-machine", "q35,smm=on", "-nodefaults",
+                            "-display", "none", "-S", "-qmp", "stdio"],
+                           input='{"execute": "qmp_capabilities"}\n{"execute": "quit"}\n',
+                           capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return "QEMU with -accel kvm did not answer within 60 s"
+    if p.returncode == 0:
+        return None
+    errs = [ln.split(": ", 1)[-1] for ln in p.stderr.splitlines() if "warning" not in ln]
+    return (errs[-1] if errs else f"exit {p.returncode}") + \
+        " (QEMU with -accel kvm -machine smm=on; KVM_CAP_X86_SMM)"
+
+
+def run_case(qemu, name, extra, timeout=60, accel="tcg"):
     tmp = tempfile.mkdtemp(prefix="testfw-")
     sock = os.path.join(tmp, "qmp.sock")
-    args = [qemu, "-machine", "q35,smm=on", "-accel", "tcg", "-nodefaults",
+    args = [qemu, "-machine", "q35,smm=on", "-accel", accel, "-nodefaults",
             "-display", "none", "-bios", FW,
             "-chardev", "stdio,id=dbg", "-device", "isa-debugcon,iobase=0x402,chardev=dbg",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
@@ -180,16 +200,29 @@ def main():
     if not os.path.exists(FW):
         print(f"testfw: {FW} is missing: run 'make testfw'", file=sys.stderr)
         return 2
-    passed = failed = 0
-    for name in a.cases or CASES:
-        for ok, check, why in run_case(a.qemu, name, known[name][1]):
-            print(f"{'PASS' if ok else 'FAIL'}  testfw {name}/{check}" + ("" if ok else f": {why}"),
+    passed = failed = skipped = 0
+
+    def report(label, results):
+        nonlocal passed, failed
+        for ok, check, why in results:
+            print(f"{'PASS' if ok else 'FAIL'}  testfw {label}/{check}" + ("" if ok else f": {why}"),
                   flush=True)
             passed += ok
             failed += not ok
+
+    for name in a.cases or CASES:
+        report(name, run_case(a.qemu, name, known[name][1]))
+    kvm = [c for c in KVM_CASES if not a.cases or c in a.cases]
+    why = kvm_smm_missing(a.qemu) if kvm else None
+    for name in kvm:
+        if why:
+            print(f"SKIP  testfw kvm/{name}: {why}", flush=True)
+            skipped += 1
+        else:
+            report(f"kvm/{name}", run_case(a.qemu, name, known[name][1], accel="kvm"))
     for case, name, value in BENCH:
         print(f"BENCH {case}/{name} {value}")
-    print(f"{passed} passed, {failed} failed")
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 
 

@@ -16,7 +16,6 @@
 #include "hw/core/cpu.h"
 #include "hw/hotplug.h"
 #include "hw/qdev-core.h"
-#include "system/kvm.h"
 #include "hw/acpi/cpu_hotplug_smm.h"
 #include "trace.h"
 
@@ -98,7 +97,8 @@ static bool smi_negotiation_request(SmiNegotiation *s, uint64_t req,
     return true;
 }
 
-bool smi_negotiation_check_host(SmiNegotiation *s, Error **errp)
+bool smi_negotiation_check_host(SmiNegotiation *s, bool smm_enabled,
+                                Error **errp)
 {
     uint64_t f = s->host_features;
 
@@ -118,10 +118,11 @@ bool smi_negotiation_check_host(SmiNegotiation *s, Error **errp)
                           "x-smi-cpu-hotplug-parking=off.\n");
         return false;
     }
-    if ((f & F(CPU_HOTPLUG_PARKING)) && kvm_enabled()) {
-        /* the in-kernel local APIC would deliver INIT and SIPI anyway */
-        error_setg(errp, "CPU hotplug with parking is not supported with KVM");
-        error_append_hint(errp, "Use -accel tcg, or set "
+    if ((f & F(CPU_HOTPLUG_PARKING)) && !smm_enabled) {
+        /* no SMI handler could ever set an SMBASE and unpark */
+        error_setg(errp, "CPU hotplug with parking needs SMM");
+        error_append_hint(errp, "Use -machine smm=on (with KVM, the host "
+                          "kernel must support SMM), or set "
                           "ICH9-LPC.x-smi-cpu-hotplug-parking=off.\n");
         return false;
     }
@@ -333,9 +334,11 @@ uint64_t cpu_hotplug_smm_read(CPUHotplugState *st, hwaddr addr, uint64_t val)
     cdev = &st->devs[st->selector];
     if (addr == 4 && cdev->cpu && cpu_hotplug_smm_is_parked(cdev->cpu)) {
         val |= CPHP_SMM_STATUS_PARKED;
-    } else if (addr == 8 && st->command == CPHP_SMM_SMBASE_CMD && cdev->cpu) {
-        val = object_property_get_uint(OBJECT(cdev->cpu), "x-smbase",
-                                       &error_abort);
+    } else if (addr == 8 && st->command == CPHP_SMM_SMBASE_CMD) {
+        /* the SMBASE a parked CPU will start with; 0 for any other */
+        val = cdev->cpu && cpu_hotplug_smm_is_parked(cdev->cpu) ?
+              object_property_get_uint(OBJECT(cdev->cpu), "x-hotplug-smbase",
+                                       &error_abort) : 0;
     }
     return val;
 }
@@ -352,7 +355,7 @@ static void set_smbase(CPUHotplugState *st, AcpiCpuStatus *cdev,
                                       "SMBASE write to a CPU that is not parked");
         return;
     }
-    object_property_set_uint(OBJECT(cdev->cpu), "x-smbase", smbase,
+    object_property_set_uint(OBJECT(cdev->cpu), "x-hotplug-smbase", smbase,
                              &error_abort);
     set_park_state(cdev->cpu, PARK_PARKED_SMBASE);
     trace_cpu_hotplug_smm_smbase(st->selector, smbase);
@@ -375,8 +378,9 @@ static void unpark(CPUHotplugState *st, AcpiCpuStatus *cdev, MemTxAttrs attrs)
                                       "unpark refused: SMBASE not set yet");
         return;
     }
-    set_park_state(cdev->cpu, PARK_RUNNING);
     trace_cpu_hotplug_smm_unparked(st->selector);
+    /* with KVM this waits for the CPU's thread, without the BQL */
+    set_park_state(cdev->cpu, PARK_RUNNING);
 }
 
 bool cpu_hotplug_smm_write(CPUHotplugState *st, hwaddr addr, uint64_t data,

@@ -407,6 +407,33 @@ static void test_parking_not_offered(void)
     qtest_shutdown(qs);
 }
 
+/*
+ * Parking offered on a machine without SMM: no SMI handler could ever
+ * unpark a CPU, so QEMU refuses to start and says what to change.  (With
+ * KVM on a host without SMM support this is the error users get.)
+ */
+static void test_parking_needs_smm(void)
+{
+    const char *argv[] = {
+        "timeout", "60", getenv("QTEST_QEMU_BINARY"),
+        "-machine", "q35,smm=off", "-accel", "tcg", "-nodefaults",
+        "-display", "none", "-S", "-global",
+        "ICH9-LPC.x-smi-cpu-hotplug-parking=on", NULL
+    };
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(GError) gerr = NULL;
+    int status;
+
+    g_assert(argv[2]);
+    g_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH,
+                          NULL, NULL, &out, &err, &status, &gerr));
+    g_assert(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    g_assert_nonnull(strstr(err, "CPU hotplug with parking needs SMM"));
+    g_assert_nonnull(strstr(err, "Use -machine smm=on"));
+}
+
 /* One lock for both front ends, in both directions; reset clears it. */
 static void test_apm_sts_shared_lock(void)
 {
@@ -630,6 +657,10 @@ static void test_parking_controls(void)
     /* command 4: the data register reads the default SMBASE */
     qtest_outb(qts, CPHP_CMD, CPHP_CMD_SMBASE);
     g_assert_cmphex(qtest_inl(qts, CPHP_DATA), ==, 0x30000);
+    /* ... for a parked CPU only: the boot CPU's SMBASE is not shown */
+    qtest_outl(qts, CPHP_SEL, 0);
+    g_assert_cmphex(qtest_inl(qts, CPHP_DATA), ==, 0);
+    qtest_outl(qts, CPHP_SEL, 1);
     /* a non-SMM SMBASE write is ignored */
     qtest_outl(qts, CPHP_DATA, 0x7f000000);
     g_assert_cmphex(qtest_inl(qts, CPHP_DATA), ==, 0x30000);
@@ -719,6 +750,94 @@ static void test_parking_migration(void)
     rmdir(tmp);
 }
 
+/*
+ * Boot with parking offered and @features negotiated, hot-add a CPU,
+ * migrate to a file and load that into the QEMU named by
+ * QTEST_QEMU_BINARY_NOPARK (with exit-on-error=false, so it stays up).
+ * Returns the destination's final migration status; *@desc gets its
+ * error-desc.
+ */
+static char *migrate_to_nopark(uint64_t features, char **desc)
+{
+    g_autofree char *tmp = g_dir_make_tmp("q35-smi-test-XXXXXX", NULL);
+    g_autofree char *uri = g_strdup_printf("file:%s/state", tmp);
+    g_autofree char *state = g_strdup_printf("%s/state", tmp);
+    QFWCFG *fw_cfg;
+    QOSState *qs = parking_boot(features, &fw_cfg, NULL);
+    QTestState *dst;
+    char *status = NULL;
+    QDict *rsp;
+    int i;
+
+    g_assert_cmpint(cpu_park_state(qs->qts, "hcpu"), ==,
+                    !!(features & F_PARKING));
+    migrate_to_file(qs->qts, uri);
+    pc_fw_cfg_uninit(fw_cfg);
+    qtest_shutdown(qs);
+
+    dst = qtest_init_with_env("QTEST_QEMU_BINARY_NOPARK",
+                              "-machine q35 -smp 1,maxcpus=2"
+                              " -device qemu64-x86_64-cpu,id=hcpu,"
+                              "socket-id=0,core-id=1,thread-id=0"
+                              " -incoming defer", true);
+    qtest_qmp_assert_success(dst, "{'execute': 'migrate-incoming',"
+                             " 'arguments': {'uri': %s,"
+                             " 'exit-on-error': false}}", uri);
+    for (i = 0; i < 3000 && !status; i++) {
+        QDict *ret;
+        const char *st;
+
+        rsp = qtest_qmp(dst, "{'execute': 'query-migrate'}");
+        ret = qdict_get_qdict(rsp, "return");
+        st = qdict_get_try_str(ret, "status");
+        if (st && (!strcmp(st, "failed") || !strcmp(st, "completed"))) {
+            status = g_strdup(st);
+            *desc = g_strdup(qdict_get_try_str(ret, "error-desc") ?: "");
+        }
+        qobject_unref(rsp);
+        g_usleep(10000);
+    }
+    g_assert_nonnull(status);
+    /* either way the destination has not started the guest */
+    rsp = qtest_qmp(dst, "{'execute': 'query-status'}");
+    g_assert_false(qdict_get_bool(qdict_get_qdict(rsp, "return"),
+                                  "running"));
+    qobject_unref(rsp);
+    qtest_quit(dst);
+    unlink(state);
+    rmdir(tmp);
+    return status;
+}
+
+/*
+ * A QEMU without parking (QTEST_QEMU_BINARY_NOPARK: Debian's build of the
+ * same QEMU, without this series) must refuse the state of a parked CPU
+ * instead of running it: it does not know the cpu/hotplug_park
+ * subsection, so loading fails.  The same guest with parking offered but
+ * not negotiated (no CPU parked) migrates to it.
+ */
+static void test_parking_migration_to_old(void)
+{
+    g_autofree char *status = NULL;
+    g_autofree char *desc = NULL;
+
+    if (!getenv("QTEST_QEMU_BINARY_NOPARK")) {
+        g_test_skip("QTEST_QEMU_BINARY_NOPARK (a QEMU without parking) "
+                    "is not set");
+        return;
+    }
+    status = migrate_to_nopark(F_BROADCAST | F_HOTPLUG | F_PARKING, &desc);
+    g_test_message("parked CPU: %s (%s)", status, desc);
+    g_assert_cmpstr(status, ==, "failed");
+    g_assert_nonnull(strstr(desc, "load of migration failed"));
+    g_free(status);
+    g_free(desc);
+
+    status = migrate_to_nopark(F_BROADCAST | F_HOTPLUG, &desc);
+    g_test_message("no CPU parked: %s (%s)", status, desc);
+    g_assert_cmpstr(status, ==, "completed");
+}
+
 /* Parking offered but not negotiated: CPUs are not parked, command 4 is
  * an unknown command as before. */
 static void test_parking_not_negotiated(void)
@@ -783,8 +902,11 @@ int main(int argc, char **argv)
     qtest_add_func("/q35/smi/device-del-policy", test_device_del_policy);
     qtest_add_func("/q35/smi/parking-not-offered", test_parking_not_offered);
     qtest_add_func("/q35/smi/parking/controls", test_parking_controls);
+    qtest_add_func("/q35/smi/parking/needs-smm", test_parking_needs_smm);
     qtest_add_func("/q35/smi/parking/unplug", test_parking_unplug);
     qtest_add_func("/q35/smi/parking/migration", test_parking_migration);
+    qtest_add_func("/q35/smi/parking/migration-to-old",
+                   test_parking_migration_to_old);
     qtest_add_func("/q35/smi/parking/not-negotiated",
                    test_parking_not_negotiated);
     qtest_add_func("/q35/smi/parking/required", test_parking_required);

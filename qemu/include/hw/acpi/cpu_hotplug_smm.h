@@ -46,7 +46,8 @@ typedef struct SmiNegotiation {
 } SmiNegotiation;
 
 /* Check the host configuration; call from realize. */
-bool smi_negotiation_check_host(SmiNegotiation *s, Error **errp);
+bool smi_negotiation_check_host(SmiNegotiation *s, bool smm_enabled,
+                                Error **errp);
 /* Create the etc/smi fw_cfg files (when any feature is offered). */
 void smi_negotiation_fw_cfg_init(SmiNegotiation *s, FWCfgState *fw_cfg);
 void smi_negotiation_reset(SmiNegotiation *s);
