@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Entry points.  Caches live in $(SMMHP_CACHE) (default ~/.cache/smm-hotplug).
-#   make demo      build what is missing, boot an SMM guest on OVMF, hot-add CPUs
+#   make demo      build what is missing, boot an SMM guest on our OVMF with
+#                  parking, hot-add CPUs
 #   make check     build what is missing (also Debian's unpatched QEMU, the
 #                  old side of a migration test), run every test; last line
 #                  'N passed, M failed, K skipped'
@@ -45,10 +46,10 @@ guest: setup
 testfw:
 	@$(MAKE) -s -C testfw
 
-demo: qemu guest
+demo: qemu ovmf guest
 	@$(PY) tests/demo.py $(DEMO_ARGS)
 
-check: qemu qemu-baseline guest testfw
+check: qemu qemu-baseline ovmf guest testfw
 	@$(PY) tests/run-all.py $(CHECK_ARGS)
 
 e2e: qemu guest
@@ -58,7 +59,8 @@ e2e-list:
 	@$(PY) tests/e2e/run.py --list
 
 check-patches:
-	@sh scripts/qemu-patches.sh check
+	@sh scripts/patches.sh qemu check
+	@sh scripts/patches.sh ovmf check
 
 checkpatch:
 	@sh scripts/checkpatch.sh

@@ -3,13 +3,13 @@
 #
 # Build OVMF_CODE_4M.secboot.fd (SMM, Secure Boot) and OVMF_VARS_4M.fd the
 # way Debian's edk2 package does (debian/rules, OVMF_4M_SECBOOT_FLAGS), from
-# Debian's edk2 source package + our series in ovmf/patches (none yet).
-# Output: $SMMHP_CACHE/build/ovmf/.  Not part of `make check` yet.
+# Debian's edk2 source package + our series in ovmf/patches.
+# Output: $SMMHP_CACHE/build/ovmf/.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/common.sh"
-ver=$(echo "$EDK2_DEB_VERSION" | sed 's/^[0-9]*://')
-pristine=$CACHE/src/edk2-$ver.pristine
+ver=$EDK2_VER
+pristine=$EDK2_PRISTINE
 src=$CACHE/src/edk2
 out=$CACHE/build/ovmf
 log() { echo "build-ovmf: $*"; }
@@ -20,7 +20,7 @@ for p in nasm uuid-dev acpica-tools; do
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$p" >/dev/null
     }
 done
-[ -d "$pristine" ] || python3 "$top/scripts/fetch-source.py" "$EDK2_SRC_PKG" "$EDK2_DEB_VERSION" "$pristine"
+need_edk2_pristine
 
 log "preparing source tree (Debian edk2 $ver + ovmf/patches)"
 rsync -rlc --delete --exclude /Build --exclude /Conf --exclude '/BaseTools/Source/C/bin' \

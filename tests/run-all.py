@@ -178,17 +178,35 @@ def run_sub(part, cmd):
 
 
 def run_lint():
-    """One test per hook patch and per overlay C file (checkpatch.pl), plus
-    one for the whole series applying with --fuzz=0."""
+    """One test per QEMU hook patch and overlay C file (checkpatch.pl), per
+    OVMF patch (PatchCheck.py), per series applying with --fuzz=0, per
+    .rst document."""
     ok = bad = 0
-    r = subprocess.run(["sh", os.path.join(TOP, "scripts", "qemu-patches.sh"), "check"],
-                       capture_output=True, text=True)
-    if r.returncode == 0:
-        ok += 1
-        print("PASS  lint series applies with --fuzz=0", flush=True)
-    else:
-        bad += 1
-        print("FAIL  lint series: " + (r.stderr or r.stdout).strip().replace("\n", "\n      "))
+
+    def check(label, cmd, detail):
+        """Run cmd; PASS if it exits 0, else FAIL with detail(result)."""
+        nonlocal ok, bad
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode == 0:
+            ok += 1
+            print(f"PASS  lint {label}", flush=True)
+        else:
+            bad += 1
+            print(f"FAIL  lint {label}:\n      " + detail(r).strip().replace("\n", "\n      "))
+
+    for what in ("qemu", "ovmf"):
+        check(f"{what} series applies with --fuzz=0",
+              ["sh", os.path.join(TOP, "scripts", "patches.sh"), what, "check"],
+              lambda r: r.stderr or r.stdout)
+    # edk2's own checker on each OVMF patch (message format and code style)
+    edk2 = subprocess.run(["sh", "-c", 'top="$1"; . "$top/scripts/common.sh"; echo "$EDK2_PRISTINE"',
+                           "sh", TOP], capture_output=True, text=True).stdout.strip()
+    pdir = os.path.join(TOP, "ovmf", "patches")
+    for name in sorted(f for f in os.listdir(pdir) if f.endswith(".patch")):
+        check(f"PatchCheck.py {name}",
+              [sys.executable, os.path.join(edk2, "BaseTools", "Scripts", "PatchCheck.py"),
+               os.path.join(pdir, name)],
+              lambda r: r.stdout + r.stderr)
     r = subprocess.run(["sh", os.path.join(TOP, "scripts", "checkpatch.sh")],
                        capture_output=True, text=True)
     current = None

@@ -66,6 +66,27 @@ FIRMWARE.update({
         expect_refused="parking is required"),
 })
 
+# OVMF built from Debian's edk2 with our series (make ovmf).  With parking
+# offered and required it must negotiate bits 0-3 and bring every CPU up
+# through set SMBASE + unpark; without parking offered it must take the
+# legacy path (SMI at the default SMBASE) as stock OVMF does.
+OUR_OVMF = os.path.join(CACHE, "build", "ovmf")
+FIRMWARE.update({
+    "ovmf-parking": dict(
+        FIRMWARE["ovmf-smm"], desc="our OVMF (make ovmf), smm=on, parking offered and required",
+        code_path=os.path.join(OUR_OVMF, "OVMF_CODE_4M.secboot.fd"),
+        vars_path=os.path.join(OUR_OVMF, "OVMF_VARS_4M.fd"),
+        extra=PARKING_ON + ["-global", "ICH9-LPC.x-smi-require-parking=on",
+                            "-trace", "cpu_hotplug_smm_*"],
+        expect_features=0xF, expect_unparked=True,
+        scenarios=("add1", "add3", "unplug-readd", "add1-reboot", "smp2-add1")),
+    "ovmf-ours-legacy": dict(
+        FIRMWARE["ovmf-smm"], desc="our OVMF (make ovmf), smm=on, parking not offered",
+        code_path=os.path.join(OUR_OVMF, "OVMF_CODE_4M.secboot.fd"),
+        vars_path=os.path.join(OUR_OVMF, "OVMF_VARS_4M.fd"),
+        extra=[], expect_features=0x7),
+})
+
 
 class Result:
     def __init__(self, name):
@@ -106,9 +127,14 @@ class Guest:
                 "-append", f"console=ttyS0 quiet e2e.poll=0.05 e2e.hb={hb}"]
         if "code" in self.fw:
             code = os.environ.get("SMMHP_OVMF_CODE_" + fw.upper().replace("-", "_"),
-                                  os.path.join(OVMF_DIR, self.fw["code"]))
+                                  self.fw.get("code_path",
+                                              os.path.join(OVMF_DIR, self.fw["code"])))
+            for need in (code, self.fw.get("vars_path")):
+                if need and not os.path.exists(need):
+                    raise FileNotFoundError(f"{need} is missing: run 'make ovmf'")
             vars_ = os.path.join(self.tmp, "vars.fd")
-            shutil.copy(os.path.join(OVMF_DIR, self.fw["vars"]), vars_)
+            shutil.copy(self.fw.get("vars_path", os.path.join(OVMF_DIR, self.fw["vars"])),
+                        vars_)
             if self.fw.get("secure"):
                 args += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
             args += ["-drive", f"if=pflash,format=raw,unit=0,file={code},readonly=on",
@@ -249,7 +275,10 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
     name = f"{fw}-{scenario}"
     res = Result(name)
     smp = SCENARIOS[scenario][1]
-    g = Guest(qemu, fw, smp=smp, logdir=logdir, name=f"{name}-r{run}")
+    try:
+        g = Guest(qemu, fw, smp=smp, logdir=logdir, name=f"{name}-r{run}")
+    except FileNotFoundError as e:
+        return res.fail(str(e))
     try:
         hit = g.wait_line(r"E2E: READY ncpus=(\d+)", boot_timeout)
         if not hit:
@@ -262,6 +291,10 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
             return res.fail(f"guest booted with {hit[1].group(1)} CPUs online, expected {want}")
         g.connect()
         res.features = negotiated_features(g.qmp)
+        want_features = FIRMWARE[fw].get("expect_features")
+        if want_features is not None and res.features != want_features:
+            return res.fail(f"the firmware negotiated SMI features {res.features}, "
+                            f"expected {want_features:#x}")
         slots = free_slots(g.qmp)
         count = 3 if scenario == "add3" else 1
         if len(slots) < count:
@@ -274,6 +307,20 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
             except QMPError as e:
                 return None, f"device_add {dev_id} refused: {e.desc}"
             return t, None
+
+        def add_online(dev_id, what):
+            """Add one CPU into the lowest free slot and wait until the
+            guest has it online; None, or why not."""
+            since = g.mark()
+            t, err = add(free_slots(g.qmp)[0], dev_id)
+            if err:
+                return f"{what}: {err}"
+            hit = g.wait_line(r"E2E: CPU(\d+) ONLINE( FAILED)?", cpu_timeout, since)
+            if not hit or hit[1].group(2):
+                return res.fail(f"{what}: the CPU did not come online within "
+                                f"{cpu_timeout:.0f} s", g.diagnose(since)).detail
+            res.times.append(hit[0] - t)
+            return None
 
         since = g.mark()
         starts = []
@@ -334,15 +381,41 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
             else:
                 return res.fail("QEMU still lists the unplugged vCPU")
             res.unplug_times.append(hit[0] - t)
-            since = g.mark()
-            t, err = add(free_slots(g.qmp)[0], "hcpu0")
+            err = add_online("hcpu0", "re-add")
             if err:
-                return res.fail("re-add: " + err)
-            hit = g.wait_line(r"E2E: CPU(\d+) ONLINE( FAILED)?", cpu_timeout, since)
-            if not hit or hit[1].group(2):
-                return res.fail(f"re-added CPU did not come online within {cpu_timeout:.0f} s",
-                                g.diagnose(since))
-            res.times.append(hit[0] - t)
+                return res.fail(err)
+
+        if scenario == "add1-reboot":
+            # reset leaves no CPU parked and clears the negotiation: the
+            # hot-added CPU boots with the others, the firmware negotiates
+            # again and the next hot-add works the same way
+            since = g.mark()
+            g.qmp.cmd("system_reset")
+            hit = g.wait_line(r"E2E: READY ncpus=(\d+)", boot_timeout, since)
+            if not hit:
+                return res.fail(f"guest did not boot again within {boot_timeout:.0f} s of "
+                                f"system_reset", g.diagnose(since))
+            if int(hit[1].group(1)) != want + 1:
+                return res.fail(f"after system_reset the guest booted with "
+                                f"{hit[1].group(1)} CPUs online, expected {want + 1}")
+            again = negotiated_features(g.qmp)
+            if again != res.features:
+                return res.fail(f"after system_reset the firmware negotiated {again}, "
+                                f"before {res.features}")
+            err = add_online("hcpu1", "hot-add after the reset")
+            if err:
+                return res.fail(err)
+        if FIRMWARE[fw].get("expect_unparked"):
+            # every CPU went through set SMBASE + unpark, nothing was refused
+            time.sleep(0.2)
+            err = list(g.stderr)
+            n = {k: sum(k in ln for ln in err)
+                 for k in ("hot-added parked", "SMBASE set to", "unparked", "ignored:")}
+            if not (n["hot-added parked"] == n["SMBASE set to"] == n["unparked"] ==
+                    len(res.times)) or n["ignored:"]:
+                return res.fail("QEMU's parking trace does not show one parked, SMBASE set, "
+                                f"unparked per hot-added CPU ({len(res.times)}): {n}",
+                                ["qemu stderr: " + ln for ln in err[-10:]])
         res.ok = True
         res.detail = ", ".join(f"{x:.2f} s" for x in res.times)
         return res
@@ -358,6 +431,7 @@ SCENARIOS = {
     "add1": ("hot-add 1 CPU", "1,maxcpus=4"),
     "add3": ("hot-add 3 CPUs back to back", "1,maxcpus=4"),
     "unplug-readd": ("hot-add 1 CPU, unplug it, add it again", "1,maxcpus=4"),
+    "add1-reboot": ("hot-add 1 CPU, reset, boot with it, hot-add another", "1,maxcpus=4"),
     "smp2-add1": ("boot with 2 CPUs, hot-add 1", "2,maxcpus=4"),
     "smp4-add1": ("boot with 4 CPUs, hot-add 1", "4,maxcpus=8"),
 }
@@ -371,7 +445,10 @@ def all_names():
     names = []
     for fw, f in FIRMWARE.items():
         for sc in SCENARIOS:
-            if "expect_refused" in f:
+            if "scenarios" in f:
+                if sc in f["scenarios"]:
+                    names.append(f"{fw}-{sc}")
+            elif "expect_refused" in f:
                 if sc == "add1":
                     names.append(f"{fw}-{sc}")
             elif "extra" not in f or sc in VARIANT_SCENARIOS:
