@@ -33,7 +33,7 @@ qemu: setup
 qemu-baseline: setup
 	@SMMHP_SKIP_SETUP=1 SMMHP_BASELINE=1 sh scripts/build-qemu.sh
 
-bench: qemu qemu-baseline guest testfw
+bench: qemu qemu-baseline ovmf guest testfw
 	@$(PY) bench/hotplug.py --runs $(or $(BENCH_RUNS),5)
 	@$(PY) bench/parking_smi.py --boots $(or $(BENCH_RUNS),5)
 

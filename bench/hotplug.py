@@ -10,7 +10,10 @@ machine's load hits both sides alike.  Prints, per configuration, the
 median device_add -> guest-online time and boot time, then the ratios:
   ours/baseline   for firmware that does not use SMI (should be ~1.00)
   smm/no-smm      for our QEMU: OVMF with SMM against OVMF without SMM
-The unpatched QEMU hangs on an SMM hot-add under TCG, so the SMM row has
+  parking/legacy  our QEMU and our OVMF (make ovmf), parking negotiated
+                  (SMBASE set + unpark) against parking not offered (SMI
+                  at the default SMBASE): what parking costs end to end
+The unpatched QEMU hangs on an SMM hot-add under TCG, so the SMM rows have
 no baseline.
 """
 
@@ -43,7 +46,9 @@ def main():
             ("ours", a.qemu, "seabios", "add1"),
             ("baseline", a.baseline, "ovmf-nosmm", "add1"),
             ("ours", a.qemu, "ovmf-nosmm", "add1"),
-            ("ours", a.qemu, "ovmf-smm", "add1")]
+            ("ours", a.qemu, "ovmf-smm", "add1"),
+            ("ours", a.qemu, "ovmf-ours-legacy", "add1"),
+            ("ours", a.qemu, "ovmf-parking", "add1")]
     lat = {r: [] for r in rows}
     boot = {r: [] for r in rows}
     fails = {r: 0 for r in rows}
@@ -56,17 +61,17 @@ def main():
                 boot[r].append(res.boot)
             else:
                 fails[r] += 1
-            print(f"bench: run {run}/{a.runs} {label:8s} {fw:10s} "
+            print(f"bench: run {run}/{a.runs} {label:8s} {fw:16s} "
                   + (f"{res.times[0]:.3f} s" if res.ok else f"FAILED: {res.detail}"), flush=True)
     med = {r: statistics.median(v) if v else None for r, v in lat.items()}
     bmed = {r: statistics.median(v) if v else None for r, v in boot.items()}
     print()
-    print(f"{'qemu':9s} {'firmware':11s} {'ok':>5s} {'add->online':>12s} {'boot':>7s}")
+    print(f"{'qemu':9s} {'firmware':17s} {'ok':>5s} {'add->online':>12s} {'boot':>7s}")
     for r in rows:
         label, _, fw, _ = r
         m = f"{med[r]:.3f} s" if med[r] is not None else "-"
         bt = f"{bmed[r]:.2f} s" if bmed[r] is not None else "-"
-        print(f"{label:9s} {fw:11s} {len(lat[r]):>2d}/{a.runs:<2d} {m:>12s} {bt:>7s}")
+        print(f"{label:9s} {fw:17s} {len(lat[r]):>2d}/{a.runs:<2d} {m:>12s} {bt:>7s}")
     print()
 
     def ratio(x, y):
@@ -81,6 +86,10 @@ def main():
     n = ("ours", a.qemu, "ovmf-nosmm", "add1")
     print(f"ratio smm/no-smm (ours, OVMF)  hot-add {ratio(med[s], med[n])}  "
           f"boot {ratio(bmed[s], bmed[n])}")
+    p = ("ours", a.qemu, "ovmf-parking", "add1")
+    g = ("ours", a.qemu, "ovmf-ours-legacy", "add1")
+    print(f"ratio parking/legacy (our OVMF) hot-add {ratio(med[p], med[g])}  "
+          f"boot {ratio(bmed[p], bmed[g])}")
     return 1 if any(fails.values()) else 0
 
 
