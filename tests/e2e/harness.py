@@ -79,7 +79,19 @@ FIRMWARE.update({
         extra=PARKING_ON + ["-global", "ICH9-LPC.x-smi-require-parking=on",
                             "-trace", "cpu_hotplug_smm_*"],
         expect_features=0xF, expect_unparked=True,
-        scenarios=("add1", "add3", "unplug-readd", "add1-reboot", "smp2-add1")),
+        scenarios=("add1", "add3", "unplug-readd", "add1-reboot", "add1-paused",
+                   "smp2-add1")),
+    # the same under KVM, where parking keeps the vCPU out of KVM_RUN; runs
+    # only where KVM supports SMM (kvm_smm_missing), else reported skipped
+    "ovmf-parking-kvm": dict(
+        FIRMWARE["ovmf-smm"], desc="our OVMF (make ovmf), smm=on, parking offered and "
+        "required, KVM",
+        code_path=os.path.join(OUR_OVMF, "OVMF_CODE_4M.secboot.fd"),
+        vars_path=os.path.join(OUR_OVMF, "OVMF_VARS_4M.fd"),
+        extra=PARKING_ON + ["-global", "ICH9-LPC.x-smi-require-parking=on",
+                            "-trace", "cpu_hotplug_smm_*"],
+        expect_features=0xF, expect_unparked=True, accel="kvm",
+        scenarios=("add1", "add3", "unplug-readd", "add1-reboot", "add1-paused")),
     "ovmf-ours-legacy": dict(
         FIRMWARE["ovmf-smm"], desc="our OVMF (make ovmf), smm=on, parking not offered",
         code_path=os.path.join(OUR_OVMF, "OVMF_CODE_4M.secboot.fd"),
@@ -118,7 +130,7 @@ class Guest:
         self.cond = threading.Condition()
         guest = os.path.join(CACHE, "guest")
         args = [qemu, "-machine", f"{machine},smm={self.fw['smm']}",
-                "-accel", "tcg", "-m", "512M", "-smp", smp,
+                "-accel", self.fw.get("accel", "tcg"), "-m", "512M", "-smp", smp,
                 "-nodefaults", "-display", "none", "-vga", "none",
                 "-net", "none", "-monitor", "none", "-serial", "stdio",
                 "-qmp", f"unix:{self.sock},server=on,wait=off",
@@ -263,6 +275,37 @@ def negotiated_features(qmp):
     return None
 
 
+def kvm_smm_missing(qemu):
+    """None if QEMU can run q35 with SMM under KVM here, else the reason."""
+    try:
+        p = subprocess.run([qemu, "-accel", "kvm", "-machine", "q35,smm=on", "-nodefaults",
+                            "-display", "none", "-S", "-qmp", "stdio"],
+                           input='{"execute": "qmp_capabilities"}\n{"execute": "quit"}\n',
+                           capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return "QEMU with -accel kvm did not answer within 60 s"
+    if p.returncode == 0:
+        return None
+    errs = [ln.split(": ", 1)[-1] for ln in p.stderr.splitlines() if "warning" not in ln]
+    return ("KVM here cannot run SMM guests: " + (errs[-1] if errs else f"exit {p.returncode}") +
+            " (QEMU with -accel kvm -machine smm=on; KVM_CAP_X86_SMM)")
+
+
+def smi_roundtrip(g, timeout=15.0):
+    """Raise a broadcast SMI (APM_CNT 0 from the monitor) and check that the
+    guest goes on: every CPU, the hot-added ones too, must enter SMM at a
+    working SMBASE and come back.  None, or why not."""
+    since = g.mark()
+    out = g.qmp.cmd("human-monitor-command", **{"command-line": "o /b 0xb2 0"})
+    if out.strip():
+        return f"the monitor did not write APM_CNT: {out.strip()}"
+    hit = g.wait_line(r"E2E: (HB|READY)", timeout, since)
+    if not hit or hit[1].group(1) != "HB":
+        return "after a broadcast SMI the guest " + \
+            ("rebooted" if hit else f"stopped (no heartbeat in {timeout:.0f} s)")
+    return None
+
+
 def device_add_cpu(qmp, slot, dev_id):
     args = {"driver": slot["type"], "id": dev_id}
     args.update(slot["props"])
@@ -297,6 +340,7 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
                             f"expected {want_features:#x}")
         slots = free_slots(g.qmp)
         count = 3 if scenario == "add3" else 1
+        paused = scenario == "add1-paused"
         if len(slots) < count:
             return res.fail(f"only {len(slots)} free CPU slots")
 
@@ -326,7 +370,19 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
         starts = []
         refused = FIRMWARE[fw].get("expect_refused")
         for k in range(count):
+            if paused:
+                # device_add while the VM is stopped: the CPU is created
+                # parked and must stay so until the guest runs again
+                g.qmp.cmd("stop")
             t, err = add(slots[k], f"hcpu{k}")
+            if paused and not err:
+                if FIRMWARE[fw].get("expect_unparked"):
+                    st = g.qmp.cmd("qom-get", path=f"/machine/peripheral/hcpu{k}",
+                                   property="x-hotplug-park")
+                    if st != 1:
+                        return res.fail(f"CPU added while stopped: park state {st}, expected 1")
+                time.sleep(0.5)
+                g.qmp.cmd("cont")
             if err and refused and refused in err:
                 # the refusal is the expected outcome; the guest must go on
                 if not g.wait_line(r"E2E: HB", 10, g.mark()):
@@ -390,7 +446,12 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
             # hot-added CPU boots with the others, the firmware negotiates
             # again and the next hot-add works the same way
             since = g.mark()
+            g.qmp.cmd("stop")
             g.qmp.cmd("system_reset")
+            cleared = negotiated_features(g.qmp)
+            if cleared != 0:
+                return res.fail(f"system_reset left SMI features {cleared} negotiated")
+            g.qmp.cmd("cont")
             hit = g.wait_line(r"E2E: READY ncpus=(\d+)", boot_timeout, since)
             if not hit:
                 return res.fail(f"guest did not boot again within {boot_timeout:.0f} s of "
@@ -406,6 +467,9 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
             if err:
                 return res.fail(err)
         if FIRMWARE[fw].get("expect_unparked"):
+            err = smi_roundtrip(g)
+            if err:
+                return res.fail(err, g.diagnose(since))
             # every CPU went through set SMBASE + unpark, nothing was refused
             time.sleep(0.2)
             err = list(g.stderr)
@@ -432,6 +496,7 @@ SCENARIOS = {
     "add3": ("hot-add 3 CPUs back to back", "1,maxcpus=4"),
     "unplug-readd": ("hot-add 1 CPU, unplug it, add it again", "1,maxcpus=4"),
     "add1-reboot": ("hot-add 1 CPU, reset, boot with it, hot-add another", "1,maxcpus=4"),
+    "add1-paused": ("hot-add 1 CPU while the VM is stopped, then continue", "1,maxcpus=4"),
     "smp2-add1": ("boot with 2 CPUs, hot-add 1", "2,maxcpus=4"),
     "smp4-add1": ("boot with 4 CPUs, hot-add 1", "4,maxcpus=8"),
 }

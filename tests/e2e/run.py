@@ -8,9 +8,10 @@
 NAME is FIRMWARE-SCENARIO (see --list); no NAME runs them all.  Prints one
 line per scenario run (PASS, FAIL, XFAIL, XPASS) with the time from
 device_add to the guest's online marker, and ends with
-'N passed, M failed'.  An XFAIL (a known failure that failed the known way)
-counts as passed; an XPASS counts as failed, so the stale expectation is
-noticed and removed.
+'N passed, M failed, K skipped'.  An XFAIL (a known failure that failed
+the known way) counts as passed; an XPASS counts as failed, so the stale
+expectation is noticed and removed.  KVM scenarios are skipped, with the
+reason, where KVM cannot run SMM guests.
 """
 
 import argparse
@@ -52,10 +53,17 @@ def main():
             print(f"e2e: {path} is missing: run 'make qemu guest' first", file=sys.stderr)
             return 2
     os.makedirs(a.logdir, exist_ok=True)
-    passed = failed = 0
+    passed = failed = skipped = 0
     records = []
+    kvm_missing = None
+    if any(harness.FIRMWARE[fw].get("accel") == "kvm" for fw, _ in todo):
+        kvm_missing = harness.kvm_smm_missing(a.qemu)
     for fw, sc in todo:
         xfail = harness.FIRMWARE[fw].get("xfail")
+        if harness.FIRMWARE[fw].get("accel") == "kvm" and kvm_missing:
+            skipped += 1
+            print(f"SKIP  {fw}-{sc}: {kvm_missing}", flush=True)
+            continue
         times = []
         for run in range(1, a.runs + 1):
             r = harness.run_scenario(a.qemu, fw, sc, logdir=a.logdir,
@@ -90,7 +98,7 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump(records, f, indent=1)
-    print(f"{passed} passed, {failed} failed")
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 
 

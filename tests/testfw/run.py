@@ -81,22 +81,6 @@ def hotplug(qmp, n, added):
     return None if len(slots) >= n else f"only {len(slots)} free slots"
 
 
-def kvm_smm_missing(qemu):
-    """None if QEMU can run q35 with SMM under KVM here, else the reason."""
-    try:
-        p = subprocess.run([qemu, "-accel", "kvm", "-machine", "q35,smm=on", "-nodefaults",
-                            "-display", "none", "-S", "-qmp", "stdio"],
-                           input='{"execute": "qmp_capabilities"}\n{"execute": "quit"}\n',
-                           capture_output=True, text=True, timeout=60)
-    except subprocess.TimeoutExpired:
-        return "QEMU with -accel kvm did not answer within 60 s"
-    if p.returncode == 0:
-        return None
-    errs = [ln.split(": ", 1)[-1] for ln in p.stderr.splitlines() if "warning" not in ln]
-    return (errs[-1] if errs else f"exit {p.returncode}") + \
-        " (QEMU with -accel kvm -machine smm=on; KVM_CAP_X86_SMM)"
-
-
 def run_case(qemu, name, extra, timeout=60, accel="tcg"):
     tmp = tempfile.mkdtemp(prefix="testfw-")
     sock = os.path.join(tmp, "qmp.sock")
@@ -213,7 +197,7 @@ def main():
     for name in a.cases or CASES:
         report(name, run_case(a.qemu, name, known[name][1]))
     kvm = [c for c in KVM_CASES if not a.cases or c in a.cases]
-    why = kvm_smm_missing(a.qemu) if kvm else None
+    why = harness.kvm_smm_missing(a.qemu) if kvm else None
     for name in kvm:
         if why:
             print(f"SKIP  testfw kvm/{name}: {why}", flush=True)
