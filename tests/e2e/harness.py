@@ -71,11 +71,12 @@ FIRMWARE.update({
 # through set SMBASE + unpark; without parking offered it must take the
 # legacy path (SMI at the default SMBASE) as stock OVMF does.
 OUR_OVMF = os.path.join(CACHE, "build", "ovmf")
+OUR_OVMF_FILES = dict(code_path=os.path.join(OUR_OVMF, "OVMF_CODE_4M.secboot.fd"),
+                      vars_path=os.path.join(OUR_OVMF, "OVMF_VARS_4M.fd"))
 FIRMWARE.update({
     "ovmf-parking": dict(
         FIRMWARE["ovmf-smm"], desc="our OVMF (make ovmf), smm=on, parking offered and required",
-        code_path=os.path.join(OUR_OVMF, "OVMF_CODE_4M.secboot.fd"),
-        vars_path=os.path.join(OUR_OVMF, "OVMF_VARS_4M.fd"),
+        **OUR_OVMF_FILES,
         extra=PARKING_ON + ["-global", "ICH9-LPC.x-smi-require-parking=on",
                             "-trace", "cpu_hotplug_smm_*"],
         expect_features=0xF, expect_unparked=True,
@@ -83,8 +84,7 @@ FIRMWARE.update({
                    "smp2-add1")),
     "ovmf-ours-legacy": dict(
         FIRMWARE["ovmf-smm"], desc="our OVMF (make ovmf), smm=on, parking not offered",
-        code_path=os.path.join(OUR_OVMF, "OVMF_CODE_4M.secboot.fd"),
-        vars_path=os.path.join(OUR_OVMF, "OVMF_VARS_4M.fd"),
+        **OUR_OVMF_FILES,
         extra=[], expect_features=0x7),
 })
 # the same under KVM, where parking keeps the vCPU out of KVM_RUN; runs only

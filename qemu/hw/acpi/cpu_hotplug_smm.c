@@ -343,16 +343,30 @@ uint64_t cpu_hotplug_smm_read(CPUHotplugState *st, hwaddr addr, uint64_t val)
     return val;
 }
 
+/*
+ * The SMM-only controls act only on a parked CPU and only for a CPU in SMM;
+ * anything else is ignored and traced with the reason given.
+ */
+static bool smm_control_allowed(CPUHotplugState *st, AcpiCpuStatus *cdev,
+                                MemTxAttrs attrs, const char *not_smm,
+                                const char *not_parked)
+{
+    if (!attrs.secure) {
+        trace_cpu_hotplug_smm_ignored(st->selector, not_smm);
+        return false;
+    }
+    if (!cdev->cpu || !cpu_hotplug_smm_is_parked(cdev->cpu)) {
+        trace_cpu_hotplug_smm_ignored(st->selector, not_parked);
+        return false;
+    }
+    return true;
+}
+
 static void set_smbase(CPUHotplugState *st, AcpiCpuStatus *cdev,
                        uint32_t smbase, MemTxAttrs attrs)
 {
-    if (!attrs.secure) {
-        trace_cpu_hotplug_smm_ignored(st->selector, "SMBASE write not from SMM");
-        return;
-    }
-    if (!cdev->cpu || !cpu_hotplug_smm_is_parked(cdev->cpu)) {
-        trace_cpu_hotplug_smm_ignored(st->selector,
-                                      "SMBASE write to a CPU that is not parked");
+    if (!smm_control_allowed(st, cdev, attrs, "SMBASE write not from SMM",
+                             "SMBASE write to a CPU that is not parked")) {
         return;
     }
     object_property_set_uint(OBJECT(cdev->cpu), "x-hotplug-smbase", smbase,
@@ -363,13 +377,8 @@ static void set_smbase(CPUHotplugState *st, AcpiCpuStatus *cdev,
 
 static void unpark(CPUHotplugState *st, AcpiCpuStatus *cdev, MemTxAttrs attrs)
 {
-    if (!attrs.secure) {
-        trace_cpu_hotplug_smm_ignored(st->selector, "unpark not from SMM");
-        return;
-    }
-    if (!cdev->cpu || !cpu_hotplug_smm_is_parked(cdev->cpu)) {
-        trace_cpu_hotplug_smm_ignored(st->selector,
-                                      "unpark of a CPU that is not parked");
+    if (!smm_control_allowed(st, cdev, attrs, "unpark not from SMM",
+                             "unpark of a CPU that is not parked")) {
         return;
     }
     if (park_state(cdev->cpu) != PARK_PARKED_SMBASE) {
