@@ -51,11 +51,17 @@ entry32:
         hlt
         jmp 1b
 
+        /*
+         * The GDT stays in ROM, so its descriptors carry the accessed bit
+         * already: a segment load would otherwise make the CPU write that
+         * bit into ROM.  TCG ignores the failed write; KVM exits to QEMU
+         * on the write, emulates the load and faults again, for ever.
+         */
         .p2align 3
 gdt:
         .quad 0
-        .quad 0x00cf9a000000ffff        /* 0x08: code, flat 4 GiB */
-        .quad 0x00cf92000000ffff        /* 0x10: data, flat 4 GiB */
+        .quad 0x00cf9b000000ffff        /* 0x08: code, flat 4 GiB */
+        .quad 0x00cf93000000ffff        /* 0x10: data, flat 4 GiB */
 gdt_desc:
         .word gdt_desc - gdt - 1
         .long gdt
