@@ -4,6 +4,8 @@
 # Produce the end-to-end test guest under $SMMHP_CACHE/guest:
 #   vmlinuz            from Debian's linux-image-cloud-amd64 (resolved to the
 #                      concrete linux-image-* package)
+#   kernel.deb         that package itself: the nested KVM runner takes the
+#                      kvm modules of the same kernel from it (tests/nested)
 #   initramfs.cpio.gz  busybox-static + tests/guest/init.sh as /init
 # Nothing here is committed; rerun to refresh.
 set -eu
@@ -14,13 +16,14 @@ mkdir -p "$out"
 
 kpkg=$(apt-cache depends linux-image-cloud-amd64 | sed -n 's/.*Depends: \(linux-image-[0-9].*\)$/\1/p' | head -1)
 [ -n "$kpkg" ] || { echo "mkguest: cannot resolve linux-image-cloud-amd64 (apt-get update?)" >&2; exit 1; }
-if [ ! -f "$out/vmlinuz" ] || [ "$(cat "$out/kernel-package" 2>/dev/null)" != "$kpkg" ]; then
+if [ ! -f "$out/vmlinuz" ] || [ ! -f "$out/kernel.deb" ] || [ "$(cat "$out/kernel-package" 2>/dev/null)" != "$kpkg" ]; then
     echo "mkguest: fetching $kpkg"
     tmp=$(mktemp -d)
     chown _apt "$tmp" 2>/dev/null || true   # apt downloads as _apt
     (cd "$tmp" && apt-get download -q "$kpkg" >/dev/null)
     dpkg-deb -x "$tmp"/*.deb "$tmp/x"
     cp "$tmp"/x/boot/vmlinuz-* "$out/vmlinuz"
+    cp "$tmp"/*.deb "$out/kernel.deb"
     echo "$kpkg" > "$out/kernel-package"
     rm -rf "$tmp"
 fi
