@@ -29,11 +29,12 @@ entry32:
         movw %ax, %fs
         movw %ax, %gs
         /* An AP that ends up here (say, an SMI taken from its reset
-         * state and resumed at the reset vector) must not run main(). */
+         * state and resumed at the reset vector) must not run main();
+         * it is counted, so that a test can tell it ran. */
         movl $0x1b, %ecx                /* IA32_APIC_BASE */
         rdmsr
         testl $0x100, %eax              /* BSP flag */
-        jz 1f
+        jz ap_from_reset
         movl $BSP_STACK_TOP, %esp
         /* .data lives in ROM and runs in RAM; .bss is zeroed */
         movl $_data_lma, %esi
@@ -47,9 +48,52 @@ entry32:
         xorl %eax, %eax
         rep stosb
         call main
+        jmp 1f
+ap_from_reset:
+        lock incl (MB_AP_RESET)
 1:      cli
         hlt
         jmp 1b
+
+/*
+ * The rest of the OS's AP start-up code (os_tramp below jumps here through
+ * the ROM's real-mode alias at 0xf0000, CS = 0xf000): 32-bit protected
+ * mode on the ROM's GDT, the IDT that main() built at IDT_BASE (every
+ * vector to stray32), a stack per APIC ID, the local APIC software-enabled
+ * and interrupts on.  A CPU that runs this takes a fixed interrupt or an
+ * NMI sent to it, and stray32 counts it.
+ */
+        .code16
+os_ap16:
+        lgdtl %cs:(gdt_desc - entry16)
+        lidtl %cs:(idt_desc - entry16)
+        movl %cr0, %eax
+        orl $1, %eax
+        movl %eax, %cr0
+        ljmpl $0x08, $os_ap32
+
+        .code32
+os_ap32:
+        movw $0x10, %ax
+        movw %ax, %ds
+        movw %ax, %es
+        movw %ax, %ss
+        movw %ax, %fs
+        movw %ax, %gs
+        movl 0xfee00020, %eax           /* local APIC ID */
+        shrl $24, %eax
+        shll $8, %eax
+        movl $AP_STACK_TOP, %esp
+        subl %eax, %esp
+        movl $0x1ff, 0xfee000f0         /* SVR: enabled, spurious vector 0xff */
+        sti
+2:      hlt
+        jmp 2b
+
+        .globl stray32
+stray32:
+        lock incl (MB_STRAY)
+        iret
 
         /*
          * The GDT stays in ROM, so its descriptors carry the accessed bit
@@ -65,6 +109,9 @@ gdt:
 gdt_desc:
         .word gdt_desc - gdt - 1
         .long gdt
+idt_desc:
+        .word 256 * 8 - 1
+        .long IDT_BASE
 
 /*
  * SMI handler, entered at SMBASE + 0x8000 in SMM's real-mode-like state:
@@ -157,6 +204,18 @@ tramp_start:
 1:      hlt
         jmp 1b
 tramp_end:
+
+/*
+ * The OS's AP start-up code in the parking cases, started by SIPI at
+ * OS_VECTOR << 12: it counts its start like the trampoline, then goes on
+ * in ROM (os_ap16) to a state in which it takes interrupts.
+ */
+        .globl os_tramp_start, os_tramp_end
+os_tramp_start:
+        cli
+        lock incl (MB_TRAMP_COUNT)
+        ljmp $0xf000, $(os_ap16 - entry16)
+os_tramp_end:
 
         .section .reset, "ax"
         .code16

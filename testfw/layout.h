@@ -21,6 +21,7 @@
 #define MB_SMM_EXITS        (MB_BASE + 0x24)
 #define MB_EXEC             (MB_BASE + 0x28)  /* BSP in SMM runs MB_OPS */
 #define MB_STRAY            (MB_BASE + 0x2c)  /* stray NMI/IRQ handler runs */
+#define MB_AP_RESET         (MB_BASE + 0x30)  /* APs run from the reset vector */
 #define MB_OPS              (MB_BASE + 0x100) /* 16 x {kind, port, value} */
 #define MB_ENTRIES_BY_APIC  (MB_BASE + 0x200) /* u32 SMM entries per APIC ID */
 
@@ -34,5 +35,10 @@
 #define DEFAULT_SMBASE      0x30000
 #define TRAMP_VECTOR        0x09        /* trampoline at 0x9000 */
 #define STRAY_SEG           0x0980      /* stray-vector stub at 0x9800 */
+#define OS_VECTOR           0x0a        /* the OS's AP start-up code, 0xa000 */
+
+/* What the OS's AP code (os_tramp, entry.S) uses in protected mode */
+#define IDT_BASE            0x6000      /* 256 gates, all to stray32 */
+#define AP_STACK_TOP        0x8000      /* 256 bytes per APIC ID below it */
 
 #endif

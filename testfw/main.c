@@ -18,6 +18,7 @@ static const struct {
     { "bench-parking-smi", case_bench_parking_smi },
     { "renegotiation", case_renegotiation },
     { "no-smi", case_no_smi },
+    { "parking-migration", case_parking_migration },
 };
 
 void main(void)

@@ -23,6 +23,13 @@
 #define CMD_SMBASE      4
 #define F_WANT          0x0b    /* broadcast, CPU hotplug, parking */
 #define SECOND          1000000
+/*
+ * How long a negative check waits for what must not happen: as long as
+ * the positive checks allow for what must happen.
+ */
+#define WINDOW          SECOND
+/* the value slot of a read until the SMI handler has run it */
+#define NOT_RUN         0xdeadbeef
 
 static int n_ops;
 
@@ -32,13 +39,19 @@ static void op(uint32_t kind, uint32_t port, uint32_t value)
 
     o[0] = kind;
     o[1] = port;
-    o[2] = value;
+    o[2] = kind == OP_INB || kind == OP_INL ? NOT_RUN : value;
     o[3] = OP_END;
 }
 
 static uint32_t op_result(int i)
 {
     return *(volatile uint32_t *)(MB_OPS + 12 * i + 8);
+}
+
+/* the read op @i ran in SMM */
+static bool op_ran(int i)
+{
+    return op_result(i) != NOT_RUN;
 }
 
 /* Raise a broadcast SMI; the BSP runs the queued ops in SMM. */
@@ -64,9 +77,17 @@ static bool setup(int ncpus)
     smm_setup();
     MB(MB_SMM_GO) = 1;          /* SMIs on started APs return at once */
     memcpy((void *)(STRAY_SEG << 4), stray_start, stray_end - stray_start);
-    /* real-mode IVT: NMI (2) and vector 0x40 go to the stray stub */
-    *(volatile uint32_t *)(2 * 4) = STRAY_SEG << 16;
-    *(volatile uint32_t *)(0x40 * 4) = STRAY_SEG << 16;
+    memcpy((void *)(OS_VECTOR << 12), os_tramp_start,
+           os_tramp_end - os_tramp_start);
+    for (i = 0; i < 256; i++) {
+        volatile uint32_t *gate = (volatile uint32_t *)(IDT_BASE + 8 * i);
+
+        /* real-mode IVT: every vector (NMI, 0x40, ...) to the stray stub */
+        *(volatile uint32_t *)(4 * i) = STRAY_SEG << 16;
+        /* the IDT of the OS's AP code: 32-bit interrupt gates to stray32 */
+        gate[0] = 0x08 << 16 | ((uintptr_t)stray32 & 0xffff);
+        gate[1] = ((uintptr_t)stray32 & 0xffff0000) | 0x8e00;
+    }
 
     outb(APM_STS, 0x02);
     r = inb(APM_STS);
@@ -102,24 +123,66 @@ static uint32_t entries(int apic)
     return MB(MB_ENTRIES_BY_APIC + 4 * apic);
 }
 
+/* the mailbox counters that show a hot-added CPU ran something */
+static bool ran_nothing(int apic, const char *name)
+{
+    bool ok = MB(MB_TRAMP_COUNT) == 0 && entries(apic) == 0 &&
+              MB(MB_STRAY) == 0 && MB(MB_AP_RESET) == 0;
+
+    check(name, ok, "trampoline starts %u, SMM entries %u, stray interrupts "
+          "%u, reset-vector runs %u", MB(MB_TRAMP_COUNT), entries(apic),
+          MB(MB_STRAY), MB(MB_AP_RESET));
+    return ok;
+}
+
+/*
+ * From SMM: select CPU @sel, set its SMBASE to @smbase and read it back,
+ * unpark it if @unpark; checks the handler ran every step.
+ */
+static void firmware_relocate(const char *name, int sel, uint32_t smbase,
+                              bool unpark)
+{
+    bool ran;
+
+    memcpy((void *)(smbase + 0x8000), smm_handler_start,
+           smm_handler_end - smm_handler_start);
+    op(OP_OUTL, CPHP_BASE, sel);
+    op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
+    op(OP_OUTL, CPHP_DATA, smbase);
+    op(OP_INL, CPHP_DATA, 0);
+    if (unpark) {
+        op(OP_OUTB, CPHP_STATUS, CTRL_UNPARK);
+    }
+    op(OP_INB, CPHP_STATUS, 0);
+    ran = smm_run() && op_ran(3) && op_ran(unpark ? 5 : 4);
+    check(name, ran && op_result(3) == smbase &&
+          !!(op_result(unpark ? 5 : 4) & ST_PARKED) == !unpark,
+          "SMI handler finished %u, SMBASE read back 0x%x, status 0x%x",
+          ran, op_result(3), op_result(unpark ? 5 : 4));
+}
+
 void case_parking(void)
 {
-    uint32_t t, e1, e0;
+    uint32_t t, e0, e1;
 
     if (!setup(1)) {
         return;
     }
     check("parked-status", status_of(1) & ST_PARKED,
           "status 0x%x after hot-add", status_of(1));
+    /* the runner checks the vCPU is still in its reset state, halted */
+    con_printf("TESTFW: PARKED-REGS 1\n");
 
-    /* 1: INIT-SIPI-SIPI from the OS: the parked CPU executes nothing */
-    t = MB(MB_TRAMP_COUNT);
+    /*
+     * 1: INIT-SIPI-SIPI from the OS: the parked CPU executes nothing.  The
+     * OS's code would count its start and take interrupts (p9).
+     */
     apic_ipi(1, ICR_INIT);
     udelay(10000);
-    apic_ipi(1, ICR_SIPI | TRAMP_VECTOR);
-    apic_ipi(1, ICR_SIPI | TRAMP_VECTOR);
-    udelay(100000);
-    check("p1-init-sipi-ignored", MB(MB_TRAMP_COUNT) == t,
+    apic_ipi(1, ICR_SIPI | OS_VECTOR);
+    apic_ipi(1, ICR_SIPI | OS_VECTOR);
+    udelay(WINDOW);
+    check("p1-init-sipi-ignored", MB(MB_TRAMP_COUNT) == 0,
           "the parked CPU ran the OS's trampoline");
 
     /* 2, 3: the OS writes the unpark bit and an SMBASE, not from SMM */
@@ -133,61 +196,66 @@ void case_parking(void)
           "a non-SMM write set SMBASE to 0x%x", inl(CPHP_DATA));
 
     /* 4: attacker code at 0x38000 (our handler) + a directed SMI */
-    e1 = entries(1);
     apic_ipi(1, ICR_SMI);
-    udelay(100000);
-    check("p4-directed-smi-ignored", entries(1) == e1,
+    udelay(WINDOW);
+    check("p4-directed-smi-ignored", entries(1) == 0,
           "the parked CPU entered SMM at the default SMBASE");
 
-    /* 9: NMI and a fixed interrupt */
+    /*
+     * 9: NMI and a fixed interrupt: taken by a CPU running the OS's code
+     * (shown at the end of this case), not by the parked CPU
+     */
     apic_ipi(1, ICR_NMI);
     apic_ipi(1, ICR_FIXED | 0x40);
-    udelay(100000);
+    udelay(WINDOW);
     check("p9-nmi-irq-ignored", MB(MB_STRAY) == 0 && (status_of(1) & ST_PARKED),
           "stray handler ran %u times", MB(MB_STRAY));
 
     /* 5: broadcast SMI: the BSP enters SMM, the parked CPU does not */
     e0 = entries(0);
-    e1 = entries(1);
     outl(CPHP_BASE, 1);
     op(OP_INB, CPHP_STATUS, 0);
-    check("p5-broadcast-smi", smm_run() && entries(0) == e0 + 1 &&
-          entries(1) == e1,
-          "BSP entries %u -> %u, parked CPU entries %u -> %u",
-          e0, entries(0), e1, entries(1));
-    check("smm-sees-parked", op_result(0) & ST_PARKED,
+    t = smm_run();
+    udelay(WINDOW);
+    check("p5-broadcast-smi", t && entries(0) == e0 + 1 && entries(1) == 0,
+          "SMI handler finished %u, BSP entries %u -> %u, parked CPU entries %u",
+          t, e0, entries(0), entries(1));
+    check("smm-sees-parked", op_ran(0) && (op_result(0) & ST_PARKED),
           "status from SMM 0x%x", op_result(0));
 
     /* 6: unpark from SMM before the SMBASE was set: refused */
     op(OP_OUTL, CPHP_BASE, 1);
     op(OP_OUTB, CPHP_STATUS, CTRL_UNPARK);
     op(OP_INB, CPHP_STATUS, 0);
-    smm_run();
-    check("p6-unpark-before-smbase-refused", op_result(2) & ST_PARKED,
-          "status 0x%x after an early unpark", op_result(2));
+    t = smm_run();
+    check("p6-unpark-before-smbase-refused",
+          t && op_ran(2) && (op_result(2) & ST_PARKED),
+          "SMI handler finished %u, status 0x%x after an early unpark",
+          t, op_result(2));
 
     /* 10: the firmware's way: set SMBASE, read it back, unpark */
-    memcpy((void *)(0x40000 + 0x8000), smm_handler_start,
-           smm_handler_end - smm_handler_start);
-    op(OP_OUTL, CPHP_BASE, 1);
-    op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
-    op(OP_OUTL, CPHP_DATA, 0x40000);
-    op(OP_INL, CPHP_DATA, 0);
-    op(OP_OUTB, CPHP_STATUS, CTRL_UNPARK);
-    op(OP_INB, CPHP_STATUS, 0);
-    smm_run();
-    check("p10-smbase-set", op_result(3) == 0x40000,
-          "SMBASE read back 0x%x", op_result(3));
-    check("p10-unparked", !(op_result(5) & ST_PARKED),
-          "status 0x%x after unpark", op_result(5));
-    /* the OS starts it with INIT-SIPI-SIPI at its own vector */
-    t = MB(MB_TRAMP_COUNT);
-    apic_ipi(1, ICR_INIT);
-    udelay(10000);
-    apic_ipi(1, ICR_SIPI | TRAMP_VECTOR);
-    check("p10-starts-at-os-vector",
-          wait_change(&MB(MB_TRAMP_COUNT), t, SECOND) && MB(MB_STRAY) == 0,
-          "the CPU did not start at the OS's vector (stray %u)", MB(MB_STRAY));
+    firmware_relocate("p10-smbase-set-unparked", 1, 0x40000, true);
+    check("p10-unparked", !(status_of(1) & ST_PARKED),
+          "status 0x%x after unpark", status_of(1));
+
+    /*
+     * 7: unparking dropped what came while parked (INIT, SIPI, SMIs, NMI,
+     * the interrupt): the CPU runs nothing until the OS starts it, and a
+     * bare SIPI (no INIT, which would drop some of it too) starts it with
+     * nothing pending: no SMM entry, no interrupt.
+     */
+    udelay(WINDOW);
+    ran_nothing(1, "p7-idle-after-unpark");
+    apic_ipi(1, ICR_SIPI | OS_VECTOR);
+    check("p10-starts-at-os-vector", wait_change(&MB(MB_TRAMP_COUNT), 0, SECOND),
+          "the CPU did not start at the OS's vector");
+    udelay(WINDOW);
+    check("p7-nothing-pending-after-unpark",
+          entries(1) == 0 && MB(MB_STRAY) == 0,
+          "after the SIPI: %u SMM entries (saved CS:IP %x:%x), %u stray "
+          "interrupts", entries(1), MB(MB_SMM_CS), MB(MB_SMM_RIP),
+          MB(MB_STRAY));
+
     /* its next SMI enters at the firmware's SMBASE */
     e1 = entries(1);
     apic_ipi(1, ICR_SMI);
@@ -195,6 +263,23 @@ void case_parking(void)
           wait_change(&MB(MB_ENTRIES_BY_APIC + 4), e1, SECOND) &&
           MB(MB_SMM_SMBASE) == 0x40000,
           "SMM entered with SMBASE 0x%x", MB(MB_SMM_SMBASE));
+
+    /* 9, control: the same NMI and interrupt reach the running CPU */
+    apic_ipi(1, ICR_FIXED | 0x40);
+    apic_ipi(1, ICR_NMI);
+    for (t = 0; t < 100 && MB(MB_STRAY) < 2; t++) {
+        udelay(10000);
+    }
+    check("p9-control-taken-when-running", MB(MB_STRAY) == 2,
+          "the running CPU took %u of the 2 (fixed interrupt, NMI)",
+          MB(MB_STRAY));
+
+    /* 1, 4, 5, 7: nothing ran late; the exact totals */
+    check("totals", MB(MB_TRAMP_COUNT) == 1 && entries(1) == 1 &&
+          MB(MB_AP_RESET) == 0,
+          "trampoline starts %u (expected 1), SMM entries of the CPU %u "
+          "(expected 1), reset-vector runs %u", MB(MB_TRAMP_COUNT),
+          entries(1), MB(MB_AP_RESET));
 }
 
 /* 7: after the lock, neither front end can renegotiate */
@@ -231,9 +316,11 @@ void case_no_smi(void)
     if (!setup(1)) {
         return;
     }
-    udelay(300000);
+    con_printf("TESTFW: PARKED-REGS 1\n");
+    udelay(WINDOW);
     check("p8-still-parked", status_of(1) & ST_PARKED,
           "status 0x%x", status_of(1));
+    ran_nothing(1, "p8-ran-nothing");
     con_printf("TESTFW: UNPLUG 1\n");
     for (t = 0; t < 100 && (status_of(1) & ST_ENABLED); t++) {
         udelay(100000);
@@ -274,6 +361,63 @@ void case_parking_two_cpus(void)
               wait_change(&MB(MB_TRAMP_COUNT), t, SECOND),
               "CPU %u did not start", i);
     }
+}
+
+/*
+ * A parked CPU whose SMBASE is set migrates with it, and the
+ * destination unparks and runs it.  On "TESTFW: MIGRATE" the runner
+ * stops this QEMU, migrates it to a file and starts a second one from it,
+ * with the hot-added CPU on its command line and the fw_cfg file
+ * opt/testfw/migrated, which this QEMU does not have.
+ */
+void case_parking_migration(void)
+{
+    uint8_t c;
+    uint32_t t;
+    bool moved = false;
+
+    if (!setup(1)) {
+        return;
+    }
+    firmware_relocate("m-smbase-set", 1, 0x40000, false);
+    con_printf("TESTFW: MIGRATE\n");
+    for (t = 0; t < 300 && !moved; t++) {
+        moved = fw_cfg_read_file("opt/testfw/migrated", &c, 1) == 1;
+        if (!moved) {
+            udelay(100000);
+        }
+    }
+    check("m-migrated", moved, "still on the source after 30 s");
+    if (!moved) {
+        return;
+    }
+    check("m-still-parked", status_of(1) & ST_PARKED,
+          "status 0x%x on the destination", status_of(1));
+    ran_nothing(1, "m-ran-nothing");
+
+    /* the SMBASE came along: read back from SMM; then unpark */
+    op(OP_OUTL, CPHP_BASE, 1);
+    op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
+    op(OP_INL, CPHP_DATA, 0);
+    op(OP_OUTB, CPHP_STATUS, CTRL_UNPARK);
+    op(OP_INB, CPHP_STATUS, 0);
+    t = smm_run();
+    check("m-smbase-migrated", t && op_result(2) == 0x40000,
+          "SMI handler finished %u, SMBASE read back 0x%x", t, op_result(2));
+    check("m-unparked", t && op_ran(4) && !(op_result(4) & ST_PARKED),
+          "status 0x%x after unpark", op_result(4));
+
+    apic_ipi(1, ICR_INIT);
+    udelay(10000);
+    apic_ipi(1, ICR_SIPI | OS_VECTOR);
+    check("m-starts-at-os-vector",
+          wait_change(&MB(MB_TRAMP_COUNT), 0, SECOND),
+          "the CPU did not start at the OS's vector");
+    apic_ipi(1, ICR_SMI);
+    check("m-smi-at-migrated-smbase",
+          wait_change(&MB(MB_ENTRIES_BY_APIC + 4), 0, SECOND) &&
+          MB(MB_SMM_SMBASE) == 0x40000,
+          "SMM entered with SMBASE 0x%x", MB(MB_SMM_SMBASE));
 }
 
 /* PM timer ticks (3.579545 MHz) elapsed since @start */
