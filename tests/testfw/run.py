@@ -5,8 +5,14 @@
     tests/testfw/run.py [--list] [--qemu PATH] [CASE ...]
 
 Each case prints 'TESTFW: PASS|FAIL check[: why]' lines on the debug
-console; every check is reported and counted.  A case that does not reach
-'TESTFW: DONE' within its time limit is killed and counted as a failure.
+console; every check is reported and counted, and so are the runner's own
+(runner-...: the registers of a parked vCPU, a migration).  One more check
+per case, 'finished', fails unless the firmware reached 'TESTFW: DONE'
+within the time limit (else QEMU is killed), its counts there match its
+lines, QEMU's exit status is the one isa-debug-exit gives for them, and
+'TESTFW: CASE' came once (not again after a guest reset).  With
+--baseline QEMU the TCG SMM cases also run on Debian's QEMU without the
+series (baseline/CASE) and must fail the known way (XFAIL).
 The parking cases run a second time under KVM (kvm/CASE) where KVM
 supports SMM; elsewhere each is reported as skipped, with the reason.
 Ends with 'N passed, M failed, K skipped'.
@@ -16,6 +22,7 @@ import argparse
 import os
 import re
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,9 +61,45 @@ CASES = {
     "no-smi": (
         "no hotplug SMI: the CPU stays parked and device_del removes it",
         ["-smp", "1,maxcpus=2"] + PARKING),
+    "parking-migration": (
+        "a parked CPU with its SMBASE set migrates; the destination unparks and runs it",
+        ["-smp", "1,maxcpus=2"] + PARKING),
 }
 # run again with -accel kvm when the host's KVM supports SMM
 KVM_CASES = ["parking", "parking-two-cpus", "no-smi"]
+# Debian's QEMU without this series (make qemu-baseline) fails these TCG
+# SMM cases, and the known way: exactly the checks named fail, each with a
+# message that matches.  With --baseline PATH they run on that QEMU too,
+# as baseline/CASE: XFAIL (counted as passed) when they fail that way, FAIL
+# otherwise, an unexpected pass included.  That shows the suite can fail.
+BASELINE_XFAIL = {
+    "init-held-in-smm": (
+        "unpatched TCG takes INIT in SMM at once: the SMI handler stops and never reaches RSM",
+        {"init-held-in-smm": r"the SMI handler stopped running after INIT",
+         "rsm-after-init": r"the SMI handler never reached RSM"}),
+    "smi-pending-in-wait-for-sipi": (
+        "unpatched TCG takes an SMI in wait-for-SIPI at once, from the CPU's reset state",
+        {"smi-held-in-wait-for-sipi": r"the AP entered SMM from wait-for-SIPI"}),
+}
+
+
+def judge_xfail(case, results):
+    """(outcome, detail) of a baseline run: XFAIL if exactly the expected
+    checks failed with the expected messages, else FAIL (XPASS if all
+    passed)."""
+    want = BASELINE_XFAIL[case][1]
+    failed = {check: why for ok, check, why in results if not ok}
+    if not failed:
+        return "XPASS", "passed, but Debian's QEMU is expected to fail it"
+    wrong = [f"{c}: {w}" for c, w in failed.items()
+             if c not in want or not re.search(want[c], w)]
+    missing = [c for c in want if c not in failed]
+    if wrong or missing:
+        return "FAIL", "; ".join([f"failed otherwise than known: {w}" for w in wrong] +
+                                 [f"{c} did not fail" for c in missing])
+    return "XFAIL", "; ".join(f"{c}: {w}" for c, w in failed.items())
+
+
 # run by bench/parking_smi.py, not by default
 BENCH_CASES = {
     "bench-parking-smi": (
@@ -68,8 +111,9 @@ BENCH_CASES = {
 BENCH = []      # (case, name, value) from 'TESTFW: BENCH name value'
 
 
-def hotplug(qmp, n, added):
-    """Add n CPUs into the lowest free slots; returns an error or None."""
+def hotplug(qmp, n, added, slots_of=None):
+    """Add n CPUs into the lowest free slots; returns an error or None.
+    slots_of, if given, gets each new device's slot (dev_id -> slot)."""
     slots = harness.free_slots(qmp)
     for slot in slots[:n]:
         dev_id = f"tcpu{len(added)}"
@@ -78,26 +122,156 @@ def hotplug(qmp, n, added):
         except QMPError as e:
             return e.desc
         added.append(dev_id)
+        if slots_of is not None:
+            slots_of[dev_id] = slot
     return None if len(slots) >= n else f"only {len(slots)} free slots"
 
 
-def run_case(qemu, name, extra, timeout=60, accel="tcg"):
+def parked_regs(qmp, index, accel):
+    """None if vCPU @index is still in its reset state (CS:IP f000:fff0, not
+    in SMM, under TCG halted), else what it shows."""
+    regs = qmp.hmp("info registers -a")
+    for block in re.split(r"\n(?=CPU#)", regs):
+        if not block.startswith(f"CPU#{index}"):
+            continue
+        got = {k: (re.search(rx, block) or [None, "?"])[1] for k, rx in (
+            ("IP", r"[RE]IP=([0-9a-f]+)"), ("CS", r"\nCS =([0-9a-f]+)"),
+            ("SMM", r"SMM=(\d)"), ("HLT", r"HLT=(\d)"))}
+        ok = (int(got["IP"], 16) == 0xfff0 if got["IP"] != "?" else False) and \
+            got["CS"] == "f000" and got["SMM"] == "0" and (accel != "tcg" or got["HLT"] == "1")
+        return None if ok else " ".join(f"{k}={v}" for k, v in got.items())
+    return f"no CPU#{index} in 'info registers -a'"
+
+
+def wait_qmp_status(qmp, query, key, until, timeout=30):
+    """Poll QMP @query until its @key is in @until; returns the last value."""
+    end = time.monotonic() + timeout
+    while True:
+        r = qmp.cmd(query)
+        st = r.get(key)
+        if st in until or time.monotonic() > end:
+            return st, r
+        time.sleep(0.02)
+
+
+def judge(name, lines, rc, timed_out, timeout):
+    """The results of one run of a case from its debug console @lines and
+    QEMU's exit status @rc: each 'TESTFW: PASS|FAIL' line, and a check
+    'finished' that the firmware reached DONE, counted what the lines show,
+    exited through isa-debug-exit with the matching status, and ran the
+    case once (a second 'TESTFW: CASE' means the guest reset and ran it
+    again)."""
+    results, fw = [], [0, 0]
+    done = None
+    runs = 0
+    for line in lines:
+        m = re.match(r"TESTFW: BENCH (\S+) (\d+)$", line)
+        if m:
+            BENCH.append((name, m.group(1), int(m.group(2))))
+            continue
+        m = re.match(r"TESTFW: (PASS|FAIL) (\S+)(?:: (.*))?$", line)
+        if m:
+            ok = m.group(1) == "PASS"
+            results.append((ok, m.group(2), m.group(3) or ""))
+            if not m.group(2).startswith("runner-"):
+                fw[not ok] += 1
+            continue
+        m = re.match(r"TESTFW: DONE (\d+) passed, (\d+) failed$", line)
+        if m:
+            done = (int(m.group(1)), int(m.group(2))) if done is None else "twice"
+        elif line.startswith("TESTFW: CASE "):
+            runs += 1
+    why = None
+    if timed_out:
+        why = f"no result within {timeout} s (hang)"
+    elif done is None:
+        why = "QEMU ended without DONE: " + " | ".join(lines[-3:])
+    elif runs != 1:
+        why = f"'TESTFW: CASE' printed {runs} times: the guest reset and ran the case again"
+    elif done == "twice":
+        why = "'TESTFW: DONE' printed twice"
+    elif done != tuple(fw):
+        why = (f"the firmware counted {done[0]} passed, {done[1]} failed; its lines "
+               f"show {fw[0]} passed, {fw[1]} failed")
+    elif rc != (3 if done[1] else 1):
+        why = (f"QEMU exited {rc}, expected {3 if done[1] else 1} (isa-debug-exit with "
+               f"{int(bool(done[1]))})")
+    results.append((why is None, "finished", why or ""))
+    return results
+
+
+def run_case(qemu, name, extra, timeout=60, accel="tcg", fw=None):
+    """Run case @name in QEMU; returns [(ok, check, why)] (see judge).
+    Serves the firmware's requests: 'TESTFW: HOTPLUG n' adds n CPUs
+    through QMP, 'TESTFW: UNPLUG k' device_dels the k-th one,
+    'TESTFW: PARKED-REGS i' checks that vCPU i is still in its reset
+    state, 'TESTFW: MIGRATE' stops QEMU, migrates it to a file and goes on
+    in a second QEMU started from it (with the hot-added CPUs on its
+    command line and the fw_cfg file opt/testfw/migrated)."""
     tmp = tempfile.mkdtemp(prefix="testfw-")
     sock = os.path.join(tmp, "qmp.sock")
     args = [qemu, "-machine", "q35,smm=on", "-accel", accel, "-nodefaults",
-            "-display", "none", "-bios", FW,
+            "-display", "none", "-bios", fw or FW,
             "-chardev", "stdio,id=dbg", "-device", "isa-debugcon,iobase=0x402,chardev=dbg",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
             "-qmp", f"unix:{sock},server=on,wait=off",
             "-fw_cfg", f"name=opt/testfw/case,string={name}"] + extra
-    p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT)
-    lines, buf, added = [], b"", []
+
+    def spawn(more=()):
+        return subprocess.Popen(args + list(more), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    p = spawn()
+    lines, buf, added, slots_of = [], b"", [], {}
     qmp = None
     deadline = time.monotonic() + timeout
-    timed_out = False
+    timed_out = stop = False
+
+    def runner_check(check, err):
+        lines.append(f"TESTFW: FAIL runner-{check}: {err}" if err
+                     else f"TESTFW: PASS runner-{check}")
+
+    def migrate():
+        """Source -> file -> destination; None, or why not."""
+        nonlocal p, qmp
+        state = os.path.join(tmp, "state")
+        qmp.cmd("stop")
+        qmp.cmd("migrate", uri=f"file:{state}")
+        st, r = wait_qmp_status(qmp, "query-migrate", "status", ("completed", "failed"))
+        if st != "completed":
+            return f"migration to a file ended '{st}': {r.get('error-desc', '')}"
+        qmp.cmd("quit")
+        qmp.close()
+        qmp = None
+        p.wait(timeout=10)
+        try:
+            os.unlink(sock)
+        except FileNotFoundError:
+            pass
+        more = ["-fw_cfg", "name=opt/testfw/migrated,string=1",
+                "-incoming", f"file:{state}"]
+        for dev_id in added:
+            slot = slots_of[dev_id]
+            more += ["-device", ",".join([slot["type"], f"id={dev_id}"] +
+                                         [f"{k}={v}" for k, v in slot["props"].items()])]
+        p = spawn(more)
+        qmp = QMP(sock, timeout=10)
+        st, _ = wait_qmp_status(qmp, "query-status", "status", ("paused", "running",
+                                                                "postmigrate", "shutdown"))
+        if st != "paused":
+            return f"the destination is '{st}' after loading the state, expected paused"
+        # the hot-added CPU arrived parked with its SMBASE set (state 2)
+        for dev_id in added:
+            park = qmp.cmd("qom-get", path=f"/machine/peripheral/{dev_id}",
+                           property="x-hotplug-park")
+            runner_check("migrated-park-state", None if park == 2 else
+                         f"{dev_id} has park state {park} on the destination, expected 2 "
+                         "(parked, SMBASE set)")
+        qmp.cmd("cont")
+        return None
+
     try:
-        while True:
+        while not stop:
             left = deadline - time.monotonic()
             if left <= 0:
                 timed_out = True
@@ -115,25 +289,30 @@ def run_case(qemu, name, extra, timeout=60, accel="tcg"):
                 raw, buf = buf.split(b"\n", 1)
                 line = raw.decode("utf-8", "replace").rstrip("\r")
                 lines.append(line)
-                m = re.match(r"TESTFW: HOTPLUG (\d+)$", line)
-                if m and int(m.group(1)):
-                    try:
-                        if qmp is None:
-                            qmp = QMP(sock, timeout=10)
-                        err = hotplug(qmp, int(m.group(1)), added)
-                    except (OSError, QMPError) as e:
-                        err = str(e)
-                    if err:
-                        lines.append(f"TESTFW: FAIL runner-hotplug: {err}")
-                m = re.match(r"TESTFW: UNPLUG (\d+)$", line)
-                if m:
-                    k = int(m.group(1)) - 1
-                    try:
-                        if qmp is None:
-                            qmp = QMP(sock, timeout=10)
-                        qmp.cmd("device_del", id=added[k])
-                    except (OSError, QMPError, IndexError) as e:
-                        lines.append(f"TESTFW: FAIL runner-unplug: {e}")
+                m = re.match(r"TESTFW: (HOTPLUG|UNPLUG|PARKED-REGS|MIGRATE) ?(\d*)$", line)
+                if not m or m.group(1) == "HOTPLUG" and not int(m.group(2)):
+                    continue
+                what, n = m.group(1), int(m.group(2) or 0)
+                try:
+                    if qmp is None:
+                        qmp = QMP(sock, timeout=10)
+                    if what == "HOTPLUG":
+                        err = hotplug(qmp, n, added, slots_of)
+                        if err:
+                            runner_check("hotplug", err)
+                    elif what == "UNPLUG":
+                        qmp.cmd("device_del", id=added[n - 1])
+                    elif what == "PARKED-REGS":
+                        runner_check(f"parked-regs-cpu{n}", parked_regs(qmp, n, accel))
+                    else:
+                        err = migrate()
+                        runner_check("migrate", err)
+                        buf = b""       # the rest came from the source
+                        stop = bool(err)
+                        break
+                except (OSError, QMPError, IndexError, subprocess.TimeoutExpired) as e:
+                    runner_check(what.lower(), f"{type(e).__name__}: {e}")
+                    stop = what == "MIGRATE"
     finally:
         if qmp:
             qmp.close()
@@ -144,25 +323,8 @@ def run_case(qemu, name, extra, timeout=60, accel="tcg"):
             os.unlink(sock)
         except OSError:
             pass
-        os.rmdir(tmp)
-    results = []
-    done = False
-    for line in lines:
-        m = re.match(r"TESTFW: BENCH (\S+) (\d+)$", line)
-        if m:
-            BENCH.append((name, m.group(1), int(m.group(2))))
-            continue
-        m = re.match(r"TESTFW: (PASS|FAIL) (\S+)(?:: (.*))?$", line)
-        if m:
-            results.append((m.group(1) == "PASS", m.group(2), m.group(3) or ""))
-        elif line.startswith("TESTFW: DONE"):
-            done = True
-    if timed_out:
-        results.append((False, "finished", f"no result within {timeout} s (hang)"))
-    elif not done:
-        tail = " | ".join(lines[-3:])
-        results.append((False, "finished", f"QEMU ended without DONE: {tail}"))
-    return results
+        shutil.rmtree(tmp, ignore_errors=True)
+    return judge(name, lines, None if timed_out else p.returncode, timed_out, timeout)
 
 
 def main():
@@ -171,6 +333,10 @@ def main():
     ap.add_argument("cases", nargs="*")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--qemu", default=os.environ.get("QEMU", DEFAULT_QEMU))
+    ap.add_argument("--fw", default=FW, help="the test firmware image (default: %(default)s)")
+    ap.add_argument("--baseline", metavar="QEMU",
+                    help="also run the BASELINE_XFAIL cases (those named, else all) on this "
+                    "QEMU without the series, expecting their known failure")
     a = ap.parse_args()
     if a.list:
         for name, (desc, _) in dict(CASES, **BENCH_CASES).items():
@@ -181,8 +347,8 @@ def main():
         if c not in known:
             print(f"testfw: unknown case {c!r}; see --list", file=sys.stderr)
             return 2
-    if not os.path.exists(FW):
-        print(f"testfw: {FW} is missing: run 'make testfw'", file=sys.stderr)
+    if not os.path.exists(a.fw):
+        print(f"testfw: {a.fw} is missing: run 'make testfw'", file=sys.stderr)
         return 2
     passed = failed = skipped = 0
 
@@ -195,7 +361,7 @@ def main():
             failed += not ok
 
     for name in a.cases or CASES:
-        report(name, run_case(a.qemu, name, known[name][1]))
+        report(name, run_case(a.qemu, name, known[name][1], fw=a.fw))
     kvm = [c for c in KVM_CASES if not a.cases or c in a.cases]
     why = harness.kvm_smm_missing(a.qemu) if kvm else None
     for name in kvm:
@@ -203,7 +369,19 @@ def main():
             print(f"SKIP  testfw kvm/{name}: {why}", flush=True)
             skipped += 1
         else:
-            report(f"kvm/{name}", run_case(a.qemu, name, known[name][1], accel="kvm"))
+            report(f"kvm/{name}", run_case(a.qemu, name, known[name][1], accel="kvm",
+                                           fw=a.fw))
+    for name in [c for c in BASELINE_XFAIL if not a.cases or c in a.cases] if a.baseline else []:
+        if not os.path.exists(a.baseline):
+            outcome, detail = "FAIL", f"{a.baseline} is missing: run 'make qemu-baseline'"
+        else:
+            outcome, detail = judge_xfail(name, run_case(a.baseline, name, known[name][1],
+                                                         fw=a.fw))
+        print(f"{outcome:5s} testfw baseline/{name}: {detail}" +
+              (f"\n      expected: {BASELINE_XFAIL[name][0]}" if outcome == "XFAIL" else ""),
+              flush=True)
+        passed += outcome == "XFAIL"
+        failed += outcome != "XFAIL"
     for case, name, value in BENCH:
         print(f"BENCH {case}/{name} {value}")
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
