@@ -14,6 +14,7 @@
 #include "migration/vmstate.h"
 #include "qom/object.h"
 #include "hw/core/cpu.h"
+#include "hw/core/cpu-hold.h"
 #include "hw/hotplug.h"
 #include "hw/qdev-core.h"
 #include "hw/acpi/cpu_hotplug_smm.h"
@@ -273,25 +274,15 @@ const VMStateDescription vmstate_smi_negotiation_apm_sts = {
 
 /* CPU hotplug with parking */
 
-static uint8_t park_state(CPUState *cpu)
-{
-    return object_property_get_uint(OBJECT(cpu), "x-hotplug-park",
-                                    &error_abort);
-}
-
-static void set_park_state(CPUState *cpu, uint8_t state)
-{
-    object_property_set_uint(OBJECT(cpu), "x-hotplug-park", state,
-                             &error_abort);
-}
-
-/* the x86 states, see target/i386/cpu.h */
-enum { PARK_RUNNING, PARK_PARKED, PARK_PARKED_SMBASE };
-
+/*
+ * "Parked" in the guest-visible protocol is the CPU hotplug hold of the
+ * CPU core (hw/core/cpu-hold.h): held, with or without its SMBASE set.
+ * Once unparked the CPU is no longer parked, even before its thread has
+ * taken the release.
+ */
 bool cpu_hotplug_smm_is_parked(CPUState *cpu)
 {
-    return object_property_find(OBJECT(cpu), "x-hotplug-park") &&
-           park_state(cpu) != PARK_RUNNING;
+    return cpu_hold_is_held(cpu);
 }
 
 void cpu_hotplug_smm_plug(SmiNegotiation *s, DeviceState *dev)
@@ -300,7 +291,10 @@ void cpu_hotplug_smm_plug(SmiNegotiation *s, DeviceState *dev)
         !smi_negotiated(s, ICH9_LPC_SMI_F_CPU_HOTPLUG_PARKING_BIT)) {
         return;
     }
-    set_park_state(CPU(dev), PARK_PARKED);
+    if (!cpu_hold_supported(CPU(dev))) {
+        return;
+    }
+    cpu_hold(CPU(dev));
     trace_cpu_hotplug_smm_parked(CPU(dev)->cpu_index);
 }
 
@@ -337,8 +331,7 @@ uint64_t cpu_hotplug_smm_read(CPUHotplugState *st, hwaddr addr, uint64_t val)
     } else if (addr == 8 && st->command == CPHP_SMM_SMBASE_CMD) {
         /* the SMBASE a parked CPU will start with; 0 for any other */
         val = cdev->cpu && cpu_hotplug_smm_is_parked(cdev->cpu) ?
-              object_property_get_uint(OBJECT(cdev->cpu), "x-hotplug-smbase",
-                                       &error_abort) : 0;
+              cpu_hold_get_smbase(cdev->cpu) : 0;
     }
     return val;
 }
@@ -369,9 +362,7 @@ static void set_smbase(CPUHotplugState *st, AcpiCpuStatus *cdev,
                              "SMBASE write to a CPU that is not parked")) {
         return;
     }
-    object_property_set_uint(OBJECT(cdev->cpu), "x-hotplug-smbase", smbase,
-                             &error_abort);
-    set_park_state(cdev->cpu, PARK_PARKED_SMBASE);
+    cpu_hold_set_smbase(cdev->cpu, smbase);
     trace_cpu_hotplug_smm_smbase(st->selector, smbase);
 }
 
@@ -381,15 +372,14 @@ static void unpark(CPUHotplugState *st, AcpiCpuStatus *cdev, MemTxAttrs attrs)
                              "unpark of a CPU that is not parked")) {
         return;
     }
-    if (park_state(cdev->cpu) != PARK_PARKED_SMBASE) {
-        /* relocate, then unpark: enforced here, not trusted to firmware */
+    /* relocate, then unpark: enforced here, not trusted to firmware */
+    if (!cpu_hold_release(cdev->cpu)) {
         trace_cpu_hotplug_smm_ignored(st->selector,
                                       "unpark refused: SMBASE not set yet");
         return;
     }
+    /* the CPU's own thread finishes the release; nothing waits for it */
     trace_cpu_hotplug_smm_unparked(st->selector);
-    /* with KVM this waits for the CPU's thread, without the BQL */
-    set_park_state(cdev->cpu, PARK_RUNNING);
 }
 
 bool cpu_hotplug_smm_write(CPUHotplugState *st, hwaddr addr, uint64_t data,

@@ -1,0 +1,79 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * CPU hotplug hold: a hot-added CPU that runs nothing until the firmware
+ * has prepared it and released it (CPU hotplug with parking,
+ * hw/acpi/cpu_hotplug_smm.c, docs/specs/acpi_cpu_hotplug.rst).
+ *
+ * While a CPU is held its thread sleeps: cpu_can_run() is false and
+ * cpu_thread_is_idle() true for every accelerator, so it enters neither
+ * TCG nor KVM_RUN.  Interrupts, INIT, SIPI, SMI and NMI sent to it are not
+ * acted on; whatever the accelerator latched for it is discarded when it
+ * is released.  The release itself runs on the CPU's own thread (queued
+ * work, never a wait in the caller): there the architecture drops what
+ * arrived while the CPU was held and installs the state the firmware
+ * prepared (x86: the SMBASE), then the CPU runs like any other.
+ *
+ * All functions are called with the BQL held.
+ */
+
+#ifndef HW_CORE_CPU_HOLD_H
+#define HW_CORE_CPU_HOLD_H
+
+#include "hw/core/cpu.h"
+
+/* CPUState.hold */
+typedef enum CPUHoldState {
+    CPU_HOLD_NONE = 0,      /* not held: runs as usual */
+    CPU_HOLD_HELD,          /* held, nothing prepared yet */
+    CPU_HOLD_READY,         /* held, its SMBASE set: it may be released */
+    CPU_HOLD_RELEASING,     /* released; its thread has not taken it yet */
+    CPU_HOLD__MAX,
+} CPUHoldState;
+
+/* SysemuCPUOps.hold: what an architecture that can hold a CPU provides */
+typedef struct CPUHoldOps {
+    /* store the SMBASE @cpu gets when it is released */
+    void (*set_smbase)(CPUState *cpu, uint32_t smbase);
+    /* the SMBASE it starts with: the stored one once set, else its own */
+    uint32_t (*get_smbase)(CPUState *cpu);
+    /*
+     * On @cpu's own thread, before it runs: discard what arrived while it
+     * was held and install the stored SMBASE.  False if that failed (the
+     * reason reported); the CPU then stays held.
+     */
+    bool (*release)(CPUState *cpu);
+} CPUHoldOps;
+
+static inline CPUHoldState cpu_hold_state(CPUState *cpu)
+{
+    return qatomic_read(&cpu->hold);
+}
+
+/* Whether @cpu's architecture can hold it. */
+bool cpu_hold_supported(CPUState *cpu);
+
+/*
+ * Hold @cpu.  Call before it first runs: from the hotplug handler's plug
+ * callback, in the same BQL section as its realize.
+ */
+void cpu_hold(CPUState *cpu);
+
+/* Whether @cpu is held and not released yet (HELD or READY). */
+bool cpu_hold_is_held(CPUState *cpu);
+
+/* Set the SMBASE of a held CPU; false if @cpu is not held. */
+bool cpu_hold_set_smbase(CPUState *cpu, uint32_t smbase);
+uint32_t cpu_hold_get_smbase(CPUState *cpu);
+
+/*
+ * Release a READY CPU: it leaves HELD/READY at once (RELEASING) and its
+ * thread is kicked to finish the release before it runs.  False, and
+ * nothing done, if @cpu is not READY.
+ */
+bool cpu_hold_release(CPUState *cpu);
+
+/* For the architecture's migration code: check and resume a loaded state */
+int cpu_hold_post_load(CPUState *cpu);
+
+#endif

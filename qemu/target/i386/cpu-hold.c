@@ -1,0 +1,117 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * x86 part of the CPU hotplug hold (include/hw/core/cpu-hold.h): the
+ * SMBASE a held CPU starts with, and what releasing it resets.
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/visitor.h"
+#include "migration/vmstate.h"
+#include "hw/core/cpu-hold.h"
+#include "hw/i386/apic.h"
+#include "system/kvm.h"
+#include "cpu.h"
+#include "kvm/kvm_i386.h"
+
+static void x86_cpu_hold_set_smbase(CPUState *cs, uint32_t smbase)
+{
+    X86_CPU(cs)->hold_smbase = smbase;
+}
+
+static uint32_t x86_cpu_hold_get_smbase(CPUState *cs)
+{
+    X86CPU *cpu = X86_CPU(cs);
+
+    /*
+     * Until the firmware sets one, the CPU's own: the default SMBASE of a
+     * CPU that never ran (under KVM env->smbase may be stale, but a held
+     * vCPU never ran, so it is the reset value there too).
+     */
+    return cpu_hold_state(cs) == CPU_HOLD_READY ? cpu->hold_smbase :
+           cpu->env.smbase;
+}
+
+/*
+ * TCG: what was sent to the CPU while it was held waits in
+ * interrupt_request and in its local APIC (a latched SIPI); drop both, as
+ * an INIT does.  KVM: the kernel holds it, see kvm_x86_hold_release().
+ * The CPU stays in wait-for-SIPI, with the firmware's SMBASE.
+ */
+static bool x86_cpu_hold_release(CPUState *cs)
+{
+    X86CPU *cpu = X86_CPU(cs);
+
+    if (kvm_enabled()) {
+        return kvm_x86_hold_release(cpu, cpu->hold_smbase);
+    }
+    cpu_reset_interrupt(cs, ~0);
+    if (cpu->apic_state) {
+        apic_init_reset(cpu->apic_state);
+    }
+    cpu->env.smbase = cpu->hold_smbase;
+    return true;
+}
+
+const CPUHoldOps x86_cpu_hold_ops = {
+    .set_smbase = x86_cpu_hold_set_smbase,
+    .get_smbase = x86_cpu_hold_get_smbase,
+    .release = x86_cpu_hold_release,
+};
+
+/* Read-only views for debugging and tests; only the chipset changes them */
+static void x86_cpu_get_hold_state(Object *obj, Visitor *v, const char *name,
+                                   void *opaque, Error **errp)
+{
+    uint8_t value = cpu_hold_state(CPU(obj));
+
+    visit_type_uint8(v, name, &value, errp);
+}
+
+static void x86_cpu_get_hold_smbase(Object *obj, Visitor *v, const char *name,
+                                    void *opaque, Error **errp)
+{
+    uint32_t value = x86_cpu_hold_get_smbase(CPU(obj));
+
+    visit_type_uint32(v, name, &value, errp);
+}
+
+void x86_cpu_hold_init(Object *obj)
+{
+    object_property_add(obj, "x-hotplug-park", "uint8",
+                        x86_cpu_get_hold_state, NULL, NULL, NULL);
+    object_property_set_description(obj, "x-hotplug-park",
+        "CPU hotplug hold (read-only): 0 runs, 1 held, 2 held with its "
+        "SMBASE set, 3 released");
+    object_property_add(obj, "x-hotplug-smbase", "uint32",
+                        x86_cpu_get_hold_smbase, NULL, NULL, NULL);
+    object_property_set_description(obj, "x-hotplug-smbase",
+        "SMBASE a held CPU starts with (read-only)");
+}
+
+static bool x86_cpu_hold_needed(void *opaque)
+{
+    return cpu_hold_state(CPU(opaque)) != CPU_HOLD_NONE;
+}
+
+static int x86_cpu_hold_post_load(void *opaque, int version_id)
+{
+    return cpu_hold_post_load(CPU(opaque));
+}
+
+/*
+ * Sent only for a held CPU: a destination that does not know it fails the
+ * migration instead of running the CPU.
+ */
+const VMStateDescription vmstate_x86_cpu_hold = {
+    .name = "cpu/hotplug_hold",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = x86_cpu_hold_needed,
+    .post_load = x86_cpu_hold_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT8(parent_obj.hold, X86CPU),
+        VMSTATE_UINT32(hold_smbase, X86CPU),
+        VMSTATE_END_OF_LIST()
+    }
+};
