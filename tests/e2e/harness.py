@@ -269,20 +269,60 @@ def negotiated_features(qmp):
     return None
 
 
-def kvm_smm_missing(qemu):
-    """None if QEMU can run q35 with SMM under KVM here, else the reason."""
+# what QEMU says, and nothing else, when KVM cannot do SMM (target/i386/kvm)
+KVM_NO_SMM = "System Management Mode not supported by this hypervisor"
+KVM_CHECK_EXTENSION = 0xAE03     # _IO(KVMIO, 0x03)
+KVM_CAP_X86_SMM = 117
+
+
+class KVMProbeError(Exception):
+    """QEMU failed to start q35 with SMM under KVM for a reason other than
+    KVM lacking SMM: a failure to report, never a reason to skip."""
+
+
+def kvm_cap_smm(dev="/dev/kvm"):
+    """KVM_CHECK_EXTENSION(KVM_CAP_X86_SMM) on dev: its value, or None
+    without dev."""
+    import fcntl
+    if not os.path.exists(dev):
+        return None
+    fd = os.open(dev, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        return fcntl.ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_SMM)
+    finally:
+        os.close(fd)
+
+
+def kvm_smm_missing(qemu, timeout=60):
+    """None if QEMU runs q35 with SMM under KVM here; the reason if this
+    host cannot (no /dev/kvm, or KVM_CAP_X86_SMM is 0 and QEMU says
+    exactly that).  Anything else (a crash, a hang, another error, QEMU
+    and the capability disagreeing) raises KVMProbeError."""
+    try:
+        cap = kvm_cap_smm()
+    except OSError as e:
+        raise KVMProbeError(f"KVM_CHECK_EXTENSION(KVM_CAP_X86_SMM) on /dev/kvm: {e}")
+    if cap is None:
+        return "this host has no /dev/kvm"
     try:
         p = subprocess.run([qemu, "-accel", "kvm", "-machine", "q35,smm=on", "-nodefaults",
                             "-display", "none", "-S", "-qmp", "stdio"],
                            input='{"execute": "qmp_capabilities"}\n{"execute": "quit"}\n',
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return "QEMU with -accel kvm did not answer within 60 s"
-    if p.returncode == 0:
+        raise KVMProbeError(f"QEMU with -accel kvm -machine q35,smm=on did not quit within "
+                            f"{timeout} s (KVM_CAP_X86_SMM = {cap})")
+    except OSError as e:
+        raise KVMProbeError(f"cannot run {qemu}: {e}")
+    if p.returncode == 0 and cap:
         return None
-    errs = [ln.split(": ", 1)[-1] for ln in p.stderr.splitlines() if "warning" not in ln]
-    return ("KVM here cannot run SMM guests: " + (errs[-1] if errs else f"exit {p.returncode}") +
-            " (QEMU with -accel kvm -machine smm=on; KVM_CAP_X86_SMM)")
+    if p.returncode == 1 and cap == 0 and KVM_NO_SMM in p.stderr:
+        return f"KVM here has no SMM (KVM_CAP_X86_SMM = 0; QEMU: {KVM_NO_SMM})"
+    how = (f"killed by signal {-p.returncode}" if p.returncode < 0
+           else f"exit {p.returncode}")
+    tail = " | ".join(p.stderr.strip().splitlines()[-3:]) or "no message"
+    raise KVMProbeError(f"QEMU with -accel kvm -machine q35,smm=on: {how}: {tail} "
+                        f"(KVM_CAP_X86_SMM = {cap})")
 
 
 def smi_roundtrip(g, timeout=15.0):

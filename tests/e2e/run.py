@@ -55,11 +55,18 @@ def main():
     os.makedirs(a.logdir, exist_ok=True)
     passed = failed = skipped = 0
     records = []
-    kvm_missing = None
+    kvm_missing = kvm_failed = None
     if any(harness.FIRMWARE[fw].get("accel") == "kvm" for fw, _ in todo):
-        kvm_missing = harness.kvm_smm_missing(a.qemu)
+        try:
+            kvm_missing = harness.kvm_smm_missing(a.qemu)
+        except harness.KVMProbeError as e:
+            kvm_failed = str(e)
     for fw, sc in todo:
         xfail = harness.FIRMWARE[fw].get("xfail")
+        if harness.FIRMWARE[fw].get("accel") == "kvm" and kvm_failed:
+            failed += 1
+            print(f"FAIL  {fw}-{sc}: {kvm_failed}", flush=True)
+            continue
         if harness.FIRMWARE[fw].get("accel") == "kvm" and kvm_missing:
             skipped += 1
             print(f"SKIP  {fw}-{sc}: {kvm_missing}", flush=True)

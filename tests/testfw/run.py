@@ -363,9 +363,16 @@ def main():
     for name in a.cases or CASES:
         report(name, run_case(a.qemu, name, known[name][1], fw=a.fw))
     kvm = [c for c in KVM_CASES if not a.cases or c in a.cases]
-    why = harness.kvm_smm_missing(a.qemu) if kvm else None
+    why = probe_failed = None
+    try:
+        why = harness.kvm_smm_missing(a.qemu) if kvm else None
+    except harness.KVMProbeError as e:
+        probe_failed = str(e)
     for name in kvm:
-        if why:
+        if probe_failed:
+            print(f"FAIL  testfw kvm/{name}: {probe_failed}", flush=True)
+            failed += 1
+        elif why:
             print(f"SKIP  testfw kvm/{name}: {why}", flush=True)
             skipped += 1
         else:
