@@ -30,6 +30,7 @@ bool cpu_hold_supported(CPUState *cpu)
 void cpu_hold(CPUState *cpu)
 {
     assert(bql_locked() && cpu_hold_supported(cpu));
+    assert(!DEVICE(cpu)->realized);
     qatomic_set(&cpu->hold, CPU_HOLD_HELD);
     trace_cpu_hold(cpu->cpu_index);
 }

@@ -54,8 +54,9 @@ static inline CPUHoldState cpu_hold_state(CPUState *cpu)
 bool cpu_hold_supported(CPUState *cpu);
 
 /*
- * Hold @cpu.  Call before it first runs: from the hotplug handler's plug
- * callback, in the same BQL section as its realize.
+ * Hold @cpu.  Call before it can first run: from the hotplug handler's
+ * pre_plug callback, before realize creates and resumes its thread (the
+ * reset in realize keeps the hold; any later reset clears it).
  */
 void cpu_hold(CPUState *cpu);
 
