@@ -20,21 +20,25 @@ from qmp import QMP, QMPError
 CACHE = os.environ.get("SMMHP_CACHE", os.path.expanduser("~/.cache/smm-hotplug"))
 OVMF_DIR = "/usr/share/OVMF"
 
-# Firmware configurations.  "xfail" names a known failure: the scenario is
-# expected to fail for that reason, and a pass is reported as a failure
-# (XPASS) so that the expectation gets removed.
+# Firmware configurations.  "xfail" = (reason, pattern) names a known
+# failure: the scenario is expected to fail for that reason, with a failure
+# detail that matches pattern (re.search); another failure is a FAIL, and a
+# pass is reported as a failure (XPASS) so that the expectation gets removed.
+# "expect_features": the SMI features the firmware must have negotiated
+# once the guest is up (SeaBIOS and OVMF without SMM negotiate none; OVMF
+# with SMM broadcast SMI, CPU hotplug and hot-unplug with SMI).
 FIRMWARE = {
     "seabios": {
-        "smm": "on", "desc": "SeaBIOS, smm=on",
+        "smm": "on", "desc": "SeaBIOS, smm=on", "expect_features": 0,
     },
     "ovmf-nosmm": {
         "smm": "off", "desc": "Debian OVMF without SMM (OVMF_CODE_4M.fd), smm=off",
-        "code": "OVMF_CODE_4M.fd", "vars": "OVMF_VARS_4M.fd",
+        "code": "OVMF_CODE_4M.fd", "vars": "OVMF_VARS_4M.fd", "expect_features": 0,
     },
     "ovmf-smm": {
         "smm": "on", "desc": "Debian OVMF with SMM (OVMF_CODE_4M.secboot.fd), smm=on",
         "code": "OVMF_CODE_4M.secboot.fd", "vars": "OVMF_VARS_4M.fd",
-        "secure": True,
+        "secure": True, "expect_features": 0x7,
     },
 }
 
@@ -325,19 +329,82 @@ def kvm_smm_missing(qemu, timeout=60):
                         f"(KVM_CAP_X86_SMM = {cap})")
 
 
+def alive(g, what, timeout=10.0):
+    """None if the guest prints a heartbeat within timeout, else why not."""
+    if g.wait_line(r"E2E: HB", timeout, g.mark()):
+        return None
+    return f"the guest stopped {what} (no heartbeat in {timeout:.0f} s)"
+
+
+def smram_range(qmp):
+    """[start, end) of TSEG: the top extended-tseg-mbytes of RAM below 4 GiB
+    (what OVMF selects)."""
+    ram = qmp.cmd("query-memory-size-summary")["base-memory"]
+    low = min(ram, 0x80000000)
+    tseg = qmp.cmd("qom-get", path="/machine/q35/mch", property="extended-tseg-mbytes") << 20
+    return low - tseg, low
+
+
+def check_smbases(lines, smram):
+    """The SMBASE the firmware set for each parked CPU (QEMU's parking
+    trace, 'idx[0xN] SMBASE set to 0xS'): its SMI entry point and save
+    state map (SMBASE + 0x8000 .. + 0x10000) in SMRAM, so not the default
+    0x30000, and no two CPUs share one.  None, or why not."""
+    by_cpu = {}
+    for ln in lines:
+        m = re.search(r"idx\[(0x[0-9a-f]+)\] SMBASE set to (0x[0-9a-f]+)", ln)
+        if m:
+            by_cpu.setdefault(int(m.group(1), 16), set()).add(int(m.group(2), 16))
+    for cpu, bases in by_cpu.items():
+        for b in bases:
+            if not (smram[0] <= b + 0x8000 and b + 0x10000 <= smram[1]):
+                return (f"CPU {cpu} got SMBASE {b:#x}: its SMRAM part {b + 0x8000:#x}.."
+                        f"{b + 0x10000:#x} is not in SMRAM {smram[0]:#x}..{smram[1]:#x}")
+        for other, obases in by_cpu.items():
+            if other != cpu and bases & obases:
+                return f"CPUs {cpu} and {other} got the same SMBASE {min(bases & obases):#x}"
+    return None
+
+
+def smi_counts(line):
+    """{CPU: SMI count} from a heartbeat 'E2E: HB smi 0=N 1=M ...'."""
+    return {int(c): int(n) for c, n in re.findall(r" (\d+)=(\d+)", line.split(" smi", 1)[-1])}
+
+
 def smi_roundtrip(g, timeout=15.0):
-    """Raise a broadcast SMI (APM_CNT 0 from the monitor) and check that the
-    guest goes on: every CPU, the hot-added ones too, must enter SMM at a
-    working SMBASE and come back.  None, or why not."""
+    """Raise a broadcast SMI (APM_CNT 0 from the monitor) and check that
+    every CPU, the hot-added ones too, took it (its SMI count, which the
+    guest reads from MSR_SMI_COUNT in each heartbeat, went up) and came
+    back (the guest goes on).  None, or why not."""
+    ncpus = len(g.qmp.cmd("query-cpus-fast"))
+    hit = g.wait_line(r"E2E: HB", timeout, g.mark())
+    if not hit:
+        return f"the guest stopped before the broadcast SMI (no heartbeat in {timeout:.0f} s)"
+    before = smi_counts(hit[1].string)
+    if len(before) != ncpus:
+        return (f"the guest reports the SMI counts of {len(before)} CPUs ({hit[1].string!r}), "
+                f"QEMU has {ncpus}")
     since = g.mark()
     out = g.qmp.cmd("human-monitor-command", **{"command-line": "o /b 0xb2 0"})
     if out.strip():
         return f"the monitor did not write APM_CNT: {out.strip()}"
-    hit = g.wait_line(r"E2E: (HB|READY)", timeout, since)
-    if not hit or hit[1].group(1) != "HB":
-        return "after a broadcast SMI the guest " + \
-            ("rebooted" if hit else f"stopped (no heartbeat in {timeout:.0f} s)")
-    return None
+    end = time.monotonic() + timeout
+    after = None
+    while True:
+        hit = g.wait_line(r"E2E: (HB|READY)", end - time.monotonic(), since)
+        if not hit or hit[1].group(1) != "HB":
+            break
+        since = hit[2] + 1
+        after = smi_counts(hit[1].string)
+        if all(after.get(c, 0) > n for c, n in before.items()):
+            return None
+    if hit and hit[1].group(1) == "READY":
+        return "after a broadcast SMI the guest rebooted"
+    if after is None:
+        return f"after a broadcast SMI the guest stopped (no heartbeat in {timeout:.0f} s)"
+    missed = [c for c, n in before.items() if after.get(c, 0) <= n]
+    return (f"CPU(s) {', '.join(map(str, missed))} did not take the broadcast SMI: SMI counts "
+            f"before {before}, {timeout:.0f} s after {after}")
 
 
 def device_add_cpu(qmp, slot, dev_id):
@@ -514,6 +581,14 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
                 return res.fail("QEMU's parking trace does not show one parked, SMBASE set, "
                                 f"unparked per hot-added CPU ({len(res.times)}): {n}",
                                 ["qemu stderr: " + ln for ln in err[-10:]])
+            why = check_smbases(err, smram_range(g.qmp))
+            if why:
+                return res.fail(why, ["qemu stderr: " + ln for ln in err
+                                      if "SMBASE set to" in ln])
+        # whatever the firmware, the guest goes on after the last CPU
+        why = alive(g, "after the last CPU came online")
+        if why:
+            return res.fail(why, g.diagnose(g.mark()))
         res.ok = True
         res.detail = ", ".join(f"{x:.2f} s" for x in res.times)
         return res

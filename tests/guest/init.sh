@@ -8,7 +8,8 @@
 #   E2E: CPU<n> ONLINE ncpus=N    a new CPU was onlined (or came up online)
 #   E2E: CPU<n> ONLINE FAILED     writing 1 to .../online failed
 #   E2E: CPU<n> REMOVED           a CPU went away (hot-unplug)
-#   E2E: HB                       heartbeat every e2e.hb polls (0 = off)
+#   E2E: HB smi C=N ...           heartbeat every e2e.hb polls (0 = off), with
+#                                 each online CPU's SMI count (MSR_SMI_COUNT)
 #   KLOG: ...                     new kernel log lines
 /bin/busybox mkdir -p /proc /sys /dev /tmp
 /bin/busybox --install -s /bin
@@ -29,6 +30,17 @@ for d in /sys/devices/system/cpu/cpu[0-9]*; do
     known="$known${d##*/cpu} "
 done
 dmesg -n 1
+insmod /lib/modules/msr.ko 2>/dev/null
+
+# " C=N" per online CPU C: its SMI count, MSR 0x34 read through /dev/cpu/C/msr
+smis() {
+    for m in /dev/cpu/[0-9]*/msr; do
+        [ -e "$m" ] || continue
+        c=${m%/msr}
+        v=$(dd if="$m" bs=8 count=1 skip=52 iflag=skip_bytes 2>/dev/null | od -An -tu8 | tr -d ' ')
+        printf ' %s=%s' "${c##*/}" "${v:-?}"
+    done
+}
 klines=$(dmesg | wc -l)
 echo "E2E: READY ncpus=$(grep -c ^processor /proc/cpuinfo)"
 
@@ -58,6 +70,6 @@ while true; do
         klines=$k
     fi
     n=$((n + 1))
-    if [ "$hb" -gt 0 ] && [ $((n % hb)) -eq 0 ]; then echo "E2E: HB"; fi
+    if [ "$hb" -gt 0 ] && [ $((n % hb)) -eq 0 ]; then echo "E2E: HB smi$(smis)"; fi
     sleep "$poll"
 done
