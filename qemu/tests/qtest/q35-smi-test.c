@@ -490,43 +490,73 @@ static void test_apm_sts_firmware_writes(void)
     qtest_quit(qts);
 }
 
-/* Migrate @src (stopped) to a file; returns once the file is complete. */
+/* How long a migration to or from a file may take: 30 s in 10 ms steps */
+#define MIGRATION_POLLS 3000
+
+/*
+ * Migrate @src (stopped) to a file; returns once the file is complete.
+ * A failed or stuck migration fails the test with its last status.
+ */
 static void migrate_to_file(QTestState *src, const char *uri)
 {
+    g_autofree char *last = NULL;
+    int i;
+
     qtest_qmp_assert_success(src, "{'execute': 'stop'}");
     qtest_qmp_assert_success(src, "{'execute': 'migrate', 'arguments':"
                              " {'uri': %s}}", uri);
-    for (;;) {
+    for (i = 0; i < MIGRATION_POLLS; i++) {
         QDict *rsp = qtest_qmp(src, "{'execute': 'query-migrate'}");
-        const char *st = qdict_get_try_str(qdict_get_qdict(rsp, "return"),
-                                           "status");
-        bool done = st && !strcmp(st, "completed");
+        QDict *ret = qdict_get_qdict(rsp, "return");
+        const char *st = qdict_get_try_str(ret, "status");
 
-        g_assert(!st || strcmp(st, "failed"));
+        g_free(last);
+        last = g_strdup(st ?: "(no status)");
+        if (st && !strcmp(st, "failed")) {
+            g_test_message("migration to %s failed: %s", uri,
+                           qdict_get_try_str(ret, "error-desc") ?: "");
+        }
         qobject_unref(rsp);
-        if (done) {
-            return;
+        if (!strcmp(last, "completed") || !strcmp(last, "failed")) {
+            break;
         }
         g_usleep(10000);
     }
+    if (strcmp(last, "completed")) {
+        g_test_message("migration to %s: status '%s' after %d polls", uri,
+                       last, i);
+    }
+    g_assert_cmpstr(last, ==, "completed");
 }
 
-/* Wait until a destination started with -incoming has loaded its state. */
+/*
+ * Wait until a destination started with -incoming has loaded its state;
+ * one that is still loading after 30 s, or quit, fails the test.
+ */
 static void wait_incoming(QTestState *dst)
 {
-    for (;;) {
+    g_autofree char *last = NULL;
+    int i;
+
+    for (i = 0; i < MIGRATION_POLLS; i++) {
         QDict *rsp = qtest_qmp(dst, "{'execute': 'query-status'}");
         const char *st = qdict_get_str(qdict_get_qdict(rsp, "return"),
                                        "status");
-        bool done = strcmp(st, "inmigrate");
 
-        g_assert_cmpstr(st, !=, "shutdown");
+        g_free(last);
+        last = g_strdup(st);
         qobject_unref(rsp);
-        if (done) {
-            return;
+        if (strcmp(last, "inmigrate")) {
+            break;
         }
         g_usleep(10000);
     }
+    if (!strcmp(last, "inmigrate")) {
+        g_test_message("the destination is still loading the state after "
+                       "%d polls", i);
+    }
+    g_assert_cmpstr(last, !=, "inmigrate");
+    g_assert_cmpstr(last, !=, "shutdown");
 }
 
 /* Negotiated features and a pending APM_STS reply survive migration. */
@@ -725,8 +755,12 @@ static void test_parking_unplug(void)
 }
 
 /*
- * A parked CPU stays parked across migration, with its SMBASE: the
- * destination gets the CPU on its command line, as management does.
+ * A parked CPU stays parked across migration: the destination gets the
+ * CPU on its command line, as management does, and shows it parked, with
+ * the default SMBASE still in the SMBASE command's data register.  A CPU
+ * whose SMBASE was set (only from SMM, which qtest cannot do) migrates in
+ * testfw's parking-migration case, which unparks and runs it on the
+ * destination.
  */
 static void test_parking_migration(void)
 {
@@ -752,6 +786,8 @@ static void test_parking_migration(void)
                     F_BROADCAST | F_HOTPLUG | F_PARKING);
     g_assert_cmphex(status_of_cpu(dst, 1) & CPHP_ST_PARKED, ==,
                     CPHP_ST_PARKED);
+    qtest_outb(dst, CPHP_CMD, CPHP_CMD_SMBASE);
+    g_assert_cmphex(qtest_inl(dst, CPHP_DATA), ==, 0x30000);
     qtest_quit(dst);
     unlink(state);
     rmdir(tmp);
