@@ -7,6 +7,7 @@ extern const char smm_handler_start[], smm_handler_end[];
 extern const char tramp_start[], tramp_end[];
 extern const char stray_start[], stray_end[];
 extern const char os_tramp_start[], os_tramp_end[], stray32[];
+extern const char job_tramp_start[], job_tramp_end[];
 void smm_setup(void);
 
 /* tcg_smm.c: TCG SMM semantics (INIT latch, SMI in wait-for-SIPI) */
@@ -20,5 +21,7 @@ void case_bench_parking_smi(void);
 void case_renegotiation(void);
 void case_no_smi(void);
 void case_parking_migration(void);
+void case_hold_io_during_release(void);
+void case_hold_tsc(void);
 
 #endif

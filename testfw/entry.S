@@ -90,6 +90,38 @@ os_ap32:
 2:      hlt
         jmp 2b
 
+/*
+ * An AP job (job_tramp below jumps here like os_tramp): protected mode as
+ * above, interrupts off, then it calls the C function whose address the
+ * BSP put in MB_AP_JOB and halts when it returns.
+ */
+        .code16
+job_ap16:
+        lgdtl %cs:(gdt_desc - entry16)
+        lidtl %cs:(idt_desc - entry16)
+        movl %cr0, %eax
+        orl $1, %eax
+        movl %eax, %cr0
+        ljmpl $0x08, $job_ap32
+
+        .code32
+job_ap32:
+        movw $0x10, %ax
+        movw %ax, %ds
+        movw %ax, %es
+        movw %ax, %ss
+        movw %ax, %fs
+        movw %ax, %gs
+        movl 0xfee00020, %eax           /* local APIC ID */
+        shrl $24, %eax
+        shll $8, %eax
+        movl $AP_STACK_TOP, %esp
+        subl %eax, %esp
+        call *(MB_AP_JOB)
+3:      cli
+        hlt
+        jmp 3b
+
         .globl stray32
 stray32:
         lock incl (MB_STRAY)
@@ -216,6 +248,13 @@ os_tramp_start:
         lock incl (MB_TRAMP_COUNT)
         ljmp $0xf000, $(os_ap16 - entry16)
 os_tramp_end:
+
+/* An AP job, started by SIPI at JOB_VECTOR << 12 (job_ap16 above). */
+        .globl job_tramp_start, job_tramp_end
+job_tramp_start:
+        cli
+        ljmp $0xf000, $(job_ap16 - entry16)
+job_tramp_end:
 
         .section .reset, "ax"
         .code16

@@ -22,6 +22,8 @@
 #define MB_EXEC             (MB_BASE + 0x28)  /* BSP in SMM runs MB_OPS */
 #define MB_STRAY            (MB_BASE + 0x2c)  /* stray NMI/IRQ handler runs */
 #define MB_AP_RESET         (MB_BASE + 0x30)  /* APs run from the reset vector */
+#define MB_AP_JOB           (MB_BASE + 0x34)  /* C function an AP job runs */
+#define MB_JOB              (MB_BASE + 0x40)  /* 16 words for the AP jobs */
 #define MB_OPS              (MB_BASE + 0x100) /* 16 x {kind, port, value} */
 #define MB_ENTRIES_BY_APIC  (MB_BASE + 0x200) /* u32 SMM entries per APIC ID */
 
@@ -36,6 +38,7 @@
 #define TRAMP_VECTOR        0x09        /* trampoline at 0x9000 */
 #define STRAY_SEG           0x0980      /* stray-vector stub at 0x9800 */
 #define OS_VECTOR           0x0a        /* the OS's AP start-up code, 0xa000 */
+#define JOB_VECTOR          0x0b        /* an AP job (job_tramp), 0xb000 */
 
 /* What the OS's AP code (os_tramp, entry.S) uses in protected mode */
 #define IDT_BASE            0x6000      /* 256 gates, all to stray32 */

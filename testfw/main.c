@@ -19,6 +19,8 @@ static const struct {
     { "renegotiation", case_renegotiation },
     { "no-smi", case_no_smi },
     { "parking-migration", case_parking_migration },
+    { "hold-io-during-release", case_hold_io_during_release },
+    { "hold-tsc", case_hold_tsc },
 };
 
 void main(void)

@@ -476,3 +476,188 @@ void case_bench_parking_smi(void)
     con_printf("TESTFW: BENCH smi-plain-ticks %u\n", plain[BENCH_CPUS / 2]);
     con_printf("TESTFW: BENCH smi-unpark-ticks %u\n", park[BENCH_CPUS / 2]);
 }
+
+/*
+ * The CPU hotplug hold seen from other CPUs: the release of a held CPU
+ * happens on that CPU's own thread, so the I/O handler that unparks it
+ * never waits or drops the BQL; if it did (under KVM), another CPU's
+ * access to the same device (the LPC bridge: PM timer, APM, SMI_EN, the
+ * CPU hotplug block) in that window would be dropped ("Blocked re-entrant
+ * IO"; the runner fails a case whose QEMU prints that).  And a released
+ * CPU's TSC runs with the others'.
+ */
+#define JOB_STOP        (MB_JOB + 0x00)
+#define JOB_READS       (MB_JOB + 0x04)
+#define JOB_BAD         (MB_JOB + 0x08)
+#define JOB_BAD_PREV    (MB_JOB + 0x0c)
+#define JOB_BAD_VAL     (MB_JOB + 0x10)
+#define JOB_TSC_REQ     (MB_JOB + 0x14)
+#define JOB_TSC_ACK     (MB_JOB + 0x18)
+#define JOB_TSC_LO      (MB_JOB + 0x1c)
+#define JOB_TSC_HI      (MB_JOB + 0x20)
+#define JOB_TSC_QUIT    0xffffffff
+
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+/* Start CPU @apic (in wait-for-SIPI) on @job, in protected mode. */
+static bool start_job(int apic, void (*job)(void))
+{
+    memcpy((void *)(JOB_VECTOR << 12), job_tramp_start,
+           job_tramp_end - job_tramp_start);
+    MB(MB_AP_JOB) = (uintptr_t)job;
+    apic_ipi(apic, ICR_INIT);
+    udelay(10000);
+    apic_ipi(apic, ICR_SIPI | JOB_VECTOR);
+    if (wait_change(&MB(JOB_READS), 0, SECOND)) {
+        return true;
+    }
+    apic_ipi(apic, ICR_SIPI | JOB_VECTOR);
+    return wait_change(&MB(JOB_READS), 0, SECOND);
+}
+
+/*
+ * AP job: read the PM timer until told to stop.  The 24-bit counter
+ * (3.58 MHz) only moves forward between two reads, by far less than half
+ * its range; a read that was dropped returns 0.  Count the reads that
+ * break that.
+ */
+static void job_pm_timer(void)
+{
+    uint32_t prev = inl(PMBASE + 0x08) & 0xffffff, cur, n = 0, bad = 0;
+
+    while (!MB(JOB_STOP)) {
+        cur = inl(PMBASE + 0x08) & 0xffffff;
+        if (((cur - prev) & 0xffffff) >= 0x800000 ||
+            (cur == 0 && prev < 0xff0000)) {
+            bad++;
+            MB(JOB_BAD_PREV) = prev;
+            MB(JOB_BAD_VAL) = cur;
+            MB(JOB_BAD) = bad;
+        }
+        prev = cur;
+        MB(JOB_READS) = ++n;
+    }
+}
+
+/*
+ * -smp 2,maxcpus=4: CPU 1 reads the PM timer in a loop while the BSP, in
+ * SMM, sets the SMBASE of two hot-added held CPUs and releases them, one
+ * SMI each; no read of CPU 1 may be lost, and its reads must go on while
+ * the SMIs run.
+ */
+void case_hold_io_during_release(void)
+{
+    uint32_t before, after;
+    int round;
+
+    if (!setup(2)) {
+        return;
+    }
+    check("job-started", start_job(1, job_pm_timer),
+          "CPU 1 did not start reading the PM timer");
+    for (round = 0; round < 2; round++) {
+        before = MB(JOB_READS);
+        firmware_relocate(round ? "released-cpu3" : "released-cpu2",
+                          round + 2, 0x50000 + 0x10000 * round, true);
+        udelay(20000);
+        after = MB(JOB_READS);
+        check(round ? "reads-during-smi-2" : "reads-during-smi-1",
+              after != before, "CPU 1 read nothing around the SMI (%u, "
+              "%u SMM entries)", after, entries(1));
+    }
+    MB(JOB_STOP) = 1;
+    udelay(10000);
+    check("no-read-lost", MB(JOB_BAD) == 0,
+          "%u of %u PM timer reads of CPU 1 were dropped or wrong (0x%x "
+          "after 0x%x)", MB(JOB_BAD), MB(JOB_READS), MB(JOB_BAD_VAL),
+          MB(JOB_BAD_PREV));
+    con_printf("TESTFW: BENCH ap-pm-timer-reads %u\n", MB(JOB_READS));
+}
+
+/* AP job: answer each request with its TSC, until told to quit. */
+static void job_tsc(void)
+{
+    uint32_t req;
+    uint64_t t;
+
+    MB(JOB_READS) = 1;          /* started */
+    for (;;) {
+        req = MB(JOB_TSC_REQ);
+        if (req == JOB_TSC_QUIT) {
+            return;
+        }
+        if (req != MB(JOB_TSC_ACK)) {
+            t = rdtsc();
+            MB(JOB_TSC_LO) = (uint32_t)t;
+            MB(JOB_TSC_HI) = t >> 32;
+            MB(JOB_TSC_ACK) = req;
+        }
+        cpu_relax();
+    }
+}
+
+/*
+ * -smp 1,maxcpus=2: hot-add a CPU, release it (SMBASE, unpark), start it
+ * and compare its TSC with the BSP's: each sample brackets the AP's read
+ * between two BSP reads; the tightest of 16 gives the skew and its
+ * uncertainty.  A released vCPU whose TSC was not synchronized (under KVM
+ * a TSC write of 1 at its reset) is off by the guest's uptime.
+ */
+#define TSC_SAMPLES     16
+#define TSC_MAX_SKEW_US 1000
+
+void case_hold_tsc(void)
+{
+    uint64_t t0, t1, ap, mid, per_us, best_unc = ~0ULL, skew = 0, excess;
+    uint32_t pm0, pm_ticks, i;
+    bool behind = false, answered = true;
+
+    if (!setup(1)) {
+        return;
+    }
+    firmware_relocate("released", 1, 0x50000, true);
+    check("job-started", start_job(1, job_tsc),
+          "the released CPU did not start");
+
+    /* TSC ticks per microsecond, against the PM timer (3579545 Hz) */
+    pm0 = inl(PMBASE + 0x08);
+    t0 = rdtsc();
+    udelay(20000);
+    t1 = rdtsc();
+    pm_ticks = (inl(PMBASE + 0x08) - pm0) & 0xffffff;
+    per_us = (t1 - t0) * 3579545 / ((uint64_t)pm_ticks * 1000000 ?: 1) ?: 1;
+
+    for (i = 1; i <= TSC_SAMPLES && answered; i++) {
+        t0 = rdtsc();
+        MB(JOB_TSC_REQ) = i;
+        answered = wait_change(&MB(JOB_TSC_ACK), i - 1, SECOND);
+        t1 = rdtsc();
+        ap = (uint64_t)MB(JOB_TSC_HI) << 32 | MB(JOB_TSC_LO);
+        if (answered && (t1 - t0) / 2 < best_unc) {
+            mid = t0 + (t1 - t0) / 2;
+            best_unc = (t1 - t0) / 2;
+            behind = ap < mid;
+            skew = behind ? mid - ap : ap - mid;
+        }
+    }
+    MB(JOB_TSC_REQ) = JOB_TSC_QUIT;
+    check("tsc-answered", answered, "the released CPU stopped answering");
+    excess = skew > best_unc ? skew - best_unc : 0;
+    check("tsc-synchronized",
+          answered && excess / per_us <= TSC_MAX_SKEW_US,
+          "the released CPU's TSC is %u us %s CPU 0's (+/- %u us, %u "
+          "ticks/us)", (uint32_t)(skew / per_us),
+          behind ? "behind" : "ahead of", (uint32_t)(best_unc / per_us),
+          (uint32_t)per_us);
+    con_printf("TESTFW: BENCH tsc-skew-ns %u\n",
+               skew / per_us > 4000000 ? 0xffffffffu :
+               (uint32_t)(skew * 1000 / per_us));
+    con_printf("TESTFW: BENCH tsc-uncertainty-ns %u\n",
+               (uint32_t)(best_unc * 1000 / per_us));
+}

@@ -64,6 +64,12 @@ CASES = {
     "parking-migration": (
         "a parked CPU with its SMBASE set migrates; the destination unparks and runs it",
         ["-smp", "1,maxcpus=2"] + PARKING),
+    "hold-io-during-release": (
+        "another CPU's PM timer reads go on, none lost, while SMM releases held CPUs",
+        ["-smp", "2,maxcpus=4"] + PARKING),
+    "hold-tsc": (
+        "a released CPU's TSC runs with CPU 0's (skew reported)",
+        ["-smp", "1,maxcpus=2"] + PARKING),
 }
 # run again with -accel kvm when the host's KVM supports SMM
 KVM_CASES = ["parking", "parking-two-cpus", "no-smi"]
@@ -181,6 +187,9 @@ def judge(name, lines, rc, timed_out, timeout):
             done = (int(m.group(1)), int(m.group(2))) if done is None else "twice"
         elif line.startswith("TESTFW: CASE "):
             runs += 1
+        elif "Blocked re-entrant IO" in line:
+            # QEMU dropped a guest access: a device callback reentered
+            results.append((False, "no-io-dropped", line.strip()))
     why = None
     if timed_out:
         why = f"no result within {timeout} s (hang)"
