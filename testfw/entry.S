@@ -56,24 +56,27 @@ ap_from_reset:
         jmp 1b
 
 /*
- * The rest of the OS's AP start-up code (os_tramp below jumps here through
- * the ROM's real-mode alias at 0xf0000, CS = 0xf000): 32-bit protected
- * mode on the ROM's GDT, the IDT that main() built at IDT_BASE (every
- * vector to stray32), a stack per APIC ID, the local APIC software-enabled
- * and interrupts on.  A CPU that runs this takes a fixed interrupt or an
- * NMI sent to it, and stray32 counts it.
+ * The rest of the AP start-up code (os_tramp and job_tramp below jump here
+ * through the ROM's real-mode alias at 0xf0000, CS = 0xf000, with EBP 0 or
+ * 1): 32-bit protected mode on the ROM's GDT, the IDT that main() built at
+ * IDT_BASE (every vector to stray32), a stack per APIC ID.  Then
+ * - the OS's AP code (EBP 0): the local APIC software-enabled and
+ *   interrupts on; a CPU that runs this takes a fixed interrupt or an NMI
+ *   sent to it, and stray32 counts it;
+ * - an AP job (EBP 1): interrupts off, it calls the C function whose
+ *   address the BSP put in MB_AP_JOB and halts when that returns.
  */
         .code16
-os_ap16:
+ap16:
         lgdtl %cs:(gdt_desc - entry16)
         lidtl %cs:(idt_desc - entry16)
         movl %cr0, %eax
         orl $1, %eax
         movl %eax, %cr0
-        ljmpl $0x08, $os_ap32
+        ljmpl $0x08, $ap32
 
         .code32
-os_ap32:
+ap32:
         movw $0x10, %ax
         movw %ax, %ds
         movw %ax, %es
@@ -85,42 +88,16 @@ os_ap32:
         shll $8, %eax
         movl $AP_STACK_TOP, %esp
         subl %eax, %esp
+        testl %ebp, %ebp
+        jnz 3f
         movl $0x1ff, 0xfee000f0         /* SVR: enabled, spurious vector 0xff */
         sti
 2:      hlt
         jmp 2b
-
-/*
- * An AP job (job_tramp below jumps here like os_tramp): protected mode as
- * above, interrupts off, then it calls the C function whose address the
- * BSP put in MB_AP_JOB and halts when it returns.
- */
-        .code16
-job_ap16:
-        lgdtl %cs:(gdt_desc - entry16)
-        lidtl %cs:(idt_desc - entry16)
-        movl %cr0, %eax
-        orl $1, %eax
-        movl %eax, %cr0
-        ljmpl $0x08, $job_ap32
-
-        .code32
-job_ap32:
-        movw $0x10, %ax
-        movw %ax, %ds
-        movw %ax, %es
-        movw %ax, %ss
-        movw %ax, %fs
-        movw %ax, %gs
-        movl 0xfee00020, %eax           /* local APIC ID */
-        shrl $24, %eax
-        shll $8, %eax
-        movl $AP_STACK_TOP, %esp
-        subl %eax, %esp
-        call *(MB_AP_JOB)
-3:      cli
+3:      call *(MB_AP_JOB)
+4:      cli
         hlt
-        jmp 3b
+        jmp 4b
 
         .globl stray32
 stray32:
@@ -240,20 +217,22 @@ tramp_end:
 /*
  * The OS's AP start-up code in the parking cases, started by SIPI at
  * OS_VECTOR << 12: it counts its start like the trampoline, then goes on
- * in ROM (os_ap16) to a state in which it takes interrupts.
+ * in ROM (ap16) to a state in which it takes interrupts.
  */
         .globl os_tramp_start, os_tramp_end
 os_tramp_start:
         cli
         lock incl (MB_TRAMP_COUNT)
-        ljmp $0xf000, $(os_ap16 - entry16)
+        xorl %ebp, %ebp
+        ljmp $0xf000, $(ap16 - entry16)
 os_tramp_end:
 
-/* An AP job, started by SIPI at JOB_VECTOR << 12 (job_ap16 above). */
+/* An AP job, started by SIPI at JOB_VECTOR << 12 (ap16 above). */
         .globl job_tramp_start, job_tramp_end
 job_tramp_start:
         cli
-        ljmp $0xf000, $(job_ap16 - entry16)
+        movl $1, %ebp
+        ljmp $0xf000, $(ap16 - entry16)
 job_tramp_end:
 
         .section .reset, "ax"
