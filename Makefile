@@ -12,6 +12,9 @@
 #   make testfw    the freestanding test firmware
 #   make e2e E2E='ovmf-smm-add1 ...'   end-to-end scenarios by name (E2E_RUNS=N)
 #   make e2e-list  list the scenario names
+#   make nested    the KVM cases in a nested L1 guest (our QEMU under TCG),
+#                  for hosts whose KVM has no SMM; NESTED='--all' or names
+#                  (NESTED='--list' lists them)
 #   make check-patches   every hook patch applies with --fuzz=0
 #   make checkpatch      QEMU's checkpatch.pl on every patch and overlay file
 #   make rebuild-aml     regenerate our expected ACPI tables (QEMU's rebuild mode)
@@ -22,7 +25,7 @@ SHELL := /bin/sh
 PY := python3
 
 .PHONY: demo check setup qemu qemu-baseline guest testfw e2e e2e-list check-patches \
-	checkpatch bench rebuild-aml ovmf
+	checkpatch bench rebuild-aml ovmf nested
 
 setup:
 	@sh scripts/setup-host.sh
@@ -57,6 +60,9 @@ e2e: qemu guest
 
 e2e-list:
 	@$(PY) tests/e2e/run.py --list
+
+nested: qemu ovmf guest testfw
+	@$(PY) tests/nested/run.py $(NESTED)
 
 check-patches:
 	@sh scripts/patches.sh qemu check

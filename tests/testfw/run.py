@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Run the freestanding test firmware (testfw/) under TCG, one QEMU per case.
 
-    tests/testfw/run.py [--list] [--qemu PATH] [CASE ...]
+    tests/testfw/run.py [--list] [--qemu PATH] [--accel tcg|kvm|both] [CASE ...]
 
 Each case prints 'TESTFW: PASS|FAIL check[: why]' lines on the debug
 console; every check is reported and counted, and so are the runner's own
@@ -13,8 +13,10 @@ lines, QEMU's exit status is the one isa-debug-exit gives for them, and
 'TESTFW: CASE' came once (not again after a guest reset).  With
 --baseline QEMU the TCG SMM cases also run on Debian's QEMU without the
 series (baseline/CASE) and must fail the known way (XFAIL).
-The parking cases run a second time under KVM (kvm/CASE) where KVM
-supports SMM; elsewhere each is reported as skipped, with the reason.
+Every case runs a second time under KVM (kvm/CASE) where KVM supports
+SMM; elsewhere each is reported as skipped, with the reason (a failing
+probe, e.g. QEMU crashing, is a failure), and tests/nested runs them.
+--accel tcg runs the TCG part only, --accel kvm the KVM part only.
 Ends with 'N passed, M failed, K skipped'.
 """
 
@@ -71,8 +73,10 @@ CASES = {
         "a released CPU's TSC runs with CPU 0's (skew reported)",
         ["-smp", "1,maxcpus=2"] + PARKING),
 }
-# run again with -accel kvm when the host's KVM supports SMM
-KVM_CASES = ["parking", "parking-two-cpus", "no-smi"]
+# run again with -accel kvm where the host's KVM supports SMM, else nested
+# (tests/nested): every case; KVM's own SMM handling (INIT held in SMM, an
+# SMI pending in wait-for-SIPI) as much as parking
+KVM_CASES = list(CASES)
 # Debian's QEMU without this series (make qemu-baseline) fails these TCG
 # SMM cases, and the known way: exactly the checks named fail, each with a
 # message that matches.  With --baseline PATH they run on that QEMU too,
@@ -342,6 +346,9 @@ def main():
     ap.add_argument("cases", nargs="*")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--qemu", default=os.environ.get("QEMU", DEFAULT_QEMU))
+    ap.add_argument("--accel", choices=["tcg", "kvm", "both"], default="both",
+                    help="tcg: the cases under TCG only; kvm: under KVM only (any named "
+                    "case, default KVM_CASES); both (default): TCG, then KVM_CASES under KVM")
     ap.add_argument("--fw", default=FW, help="the test firmware image (default: %(default)s)")
     ap.add_argument("--baseline", metavar="QEMU",
                     help="also run the BASELINE_XFAIL cases (those named, else all) on this "
@@ -369,9 +376,12 @@ def main():
             passed += ok
             failed += not ok
 
-    for name in a.cases or CASES:
+    for name in (a.cases or CASES) if a.accel != "kvm" else []:
         report(name, run_case(a.qemu, name, known[name][1], fw=a.fw))
-    kvm = [c for c in KVM_CASES if not a.cases or c in a.cases]
+    if a.accel == "kvm":
+        kvm = a.cases or KVM_CASES
+    else:
+        kvm = [c for c in KVM_CASES if a.accel == "both" and (not a.cases or c in a.cases)]
     why = probe_failed = None
     try:
         why = harness.kvm_smm_missing(a.qemu) if kvm else None

@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Run the KVM cases nested: our QEMU under TCG (L0) boots a Linux guest
+(L1) whose KVM has SMM (TCG emulates AMD SVM), and L1 runs the KVM cases
+with our QEMU under KVM (L2).  For hosts whose own KVM has no SMM.
+
+    tests/nested/run.py [--list] [--all] [--qemu PATH] [--smp N] [NAME ...]
+
+NAME is kvm/CASE (a tests/testfw case, run with --accel kvm) or an e2e
+scenario (ovmf-parking-kvm-*); no NAME runs the default set (--list shows
+which), --all every KVM case.  The L1 image is built first
+(tests/nested/mkimage.py; only when an input changed).
+
+L1 streams its runners' lines back over its serial console; they are
+printed here as 'PASS  nested ...', 'FAIL  nested ...: why',
+'SKIP  nested ...: reason', and counted here: a runner whose summary or
+exit status disagrees with its lines, or that reports nothing, fails.
+Every wait is bounded.  If L0 dies or an item overruns its time, the item
+fails with L0's last words and L1 is booted again for the items after it.
+Ends with 'N passed, M failed, K skipped'.
+"""
+
+import argparse
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(TESTS, "e2e"))
+import harness  # noqa: E402
+
+
+def _testfw():
+    spec = importlib.util.spec_from_file_location("testfw_run",
+                                                  os.path.join(TESTS, "testfw", "run.py"))
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    return m
+
+
+TESTFW = _testfw()
+CACHE = harness.CACHE
+DEFAULT_QEMU = os.path.join(CACHE, "build", "qemu", "qemu-system-x86_64")
+IMAGE = os.path.join(CACHE, "nested", "l1.cpio")
+KERNEL = os.path.join(CACHE, "guest", "vmlinuz")
+
+E2E_ALL = [n for n in harness.all_names()
+           if harness.FIRMWARE[harness.split_name(n)[0]].get("accel") == "kvm"]
+# what 'make check' runs; --all (make nested NESTED=--all) runs E2E_ALL
+E2E_DEFAULT = E2E_ALL
+BOOT_TIMEOUT = 180          # L0 start -> NESTED: READY
+ITEM_TIMEOUT = {"testfw": 240, "e2e": 900}
+RESULT = re.compile(r"^(PASS|FAIL|SKIP|XFAIL|XPASS)\s+(.*)$")
+SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$")
+
+
+def item_of(name):
+    if name.startswith("kvm/") and name[4:] in TESTFW.CASES:
+        return "testfw:" + name[4:]
+    if name in E2E_ALL:
+        return "e2e:" + name
+    raise ValueError(f"unknown nested case {name!r}; see --list")
+
+
+def label(item):
+    kind, _, name = item.partition(":")
+    return f"testfw kvm/{name}" if kind == "testfw" else f"e2e {name}"
+
+
+class Counter:
+    def __init__(self):
+        self.passed = self.failed = self.skipped = 0
+
+    def out(self, verdict, text):
+        print(f"{verdict:5s} nested {text}", flush=True)
+        if verdict in ("PASS", "XFAIL"):
+            self.passed += 1
+        elif verdict == "SKIP":
+            self.skipped += 1
+        else:
+            self.failed += 1
+
+
+class L0:
+    """One L0 QEMU booting L1; serial lines and stderr collected by threads."""
+
+    def __init__(self, qemu, items, smp, mem):
+        self.args = [qemu, "-accel", "tcg", "-machine", "q35", "-cpu", "max",
+                     "-m", str(mem), "-smp", str(smp), "-nodefaults", "-display", "none",
+                     "-serial", "stdio", "-monitor", "none", "-no-reboot",
+                     "-kernel", KERNEL, "-initrd", IMAGE,
+                     "-append", "console=ttyS0 quiet panic=-1 nested.run=" + ",".join(items)]
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.lines = []
+        self.stderr = []
+        self.cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._readerr, daemon=True).start()
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            text = raw.decode("utf-8", "replace").replace("\r", "").rstrip("\n")
+            with self.cond:
+                self.lines.append(text)
+                self.cond.notify_all()
+        with self.cond:
+            self.lines.append(None)         # end of output
+            self.cond.notify_all()
+
+    def _readerr(self):
+        for raw in self.proc.stderr:
+            self.stderr.append(raw.decode("utf-8", "replace").rstrip())
+
+    def next_line(self, i, deadline):
+        """Line i, or None at the end of output, or False on timeout."""
+        with self.cond:
+            while len(self.lines) <= i:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(min(left, 1.0))
+            return self.lines[i]
+
+    def death(self):
+        """Why L0 is gone (or that it is not), with its stderr tail."""
+        try:
+            rc = self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            return "L0 QEMU stopped printing but is still running"
+        how = f"killed by signal {-rc}" if rc < 0 else f"exited {rc}"
+        tail = [s for s in self.stderr if s.strip()][-4:]
+        return f"L0 QEMU {how}" + (": " + " | ".join(tail) if tail else " (no message)")
+
+    def tail(self, n=4):
+        with self.cond:
+            return [s for s in self.lines[-n:] if s]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.wait(timeout=30)      # L1 powers itself off
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def run_item_lines(l0, i, item, count):
+    """Consume one item's output from line index i.  Returns (next index,
+    finished): finished is False when L0 died or the item overran, after
+    the item has been reported failed."""
+    kind = item.split(":", 1)[0]
+    deadline = time.monotonic() + ITEM_TIMEOUT[kind]
+    t0 = time.monotonic()
+    seen = {"PASS": 0, "FAIL": 0, "SKIP": 0, "XFAIL": 0, "XPASS": 0}
+    summary = None
+    prefix = "" if kind == "testfw" else "e2e "
+    while True:
+        line = l0.next_line(i, deadline)
+        if line is False or line is None:
+            why = (f"no result within {ITEM_TIMEOUT[kind]} s" if line is False
+                   else l0.death())
+            count.out("FAIL", f"{label(item)}: {why}")
+            for s in l0.tail():
+                print(f"      L1 | {s}")
+            return i, False
+        i += 1
+        if line.startswith("NESTED| "):
+            text = line[8:]
+            m = RESULT.match(text)
+            s = SUMMARY.match(text)
+            if m:
+                seen[m.group(1)] += 1
+                count.out(m.group(1), prefix + m.group(2))
+            elif s:
+                summary = tuple(int(x or 0) for x in s.groups())
+            else:
+                print(f"      {text}" if not text.startswith(" ") else text, flush=True)
+            continue
+        m = re.match(r"NESTED: END (\S+) rc=(-?\d+)", line)
+        if m and m.group(1) == item:
+            rc = int(m.group(2))
+            mine = (seen["PASS"] + seen["XFAIL"], seen["FAIL"] + seen["XPASS"], seen["SKIP"])
+            if summary is None:
+                count.out("FAIL", f"{label(item)}: the runner printed no summary (exit {rc})")
+            elif summary != mine:
+                count.out("FAIL", f"{label(item)}: the runner's summary {summary} disagrees "
+                          f"with its lines {mine}")
+            elif sum(mine) == 0:
+                count.out("FAIL", f"{label(item)}: the runner reported nothing")
+            elif (rc != 0) != (mine[1] > 0):
+                count.out("FAIL", f"{label(item)}: the runner exited {rc} with "
+                          f"{mine[1]} failures")
+            print(f"nested: {label(item)} took {time.monotonic() - t0:.1f} s", flush=True)
+            return i, True
+        if line.startswith("NESTED: "):
+            print(f"      L1 | {line}", flush=True)
+
+
+def run(qemu, items, smp, mem, count):
+    """Boot L1 as often as needed to get a result for every item."""
+    todo = list(items)
+    while todo:
+        l0 = L0(qemu, todo, smp, mem)
+        clean = False
+        try:
+            i = 0
+            deadline = time.monotonic() + BOOT_TIMEOUT
+            why = None
+            while True:
+                line = l0.next_line(i, deadline)
+                if line is False:
+                    why = f"L1 did not get ready within {BOOT_TIMEOUT} s"
+                    break
+                if line is None:
+                    why = "L1 did not get ready: " + l0.death()
+                    break
+                i += 1
+                if line.startswith("NESTED: NOKVM "):
+                    for item in todo:
+                        count.out("SKIP", f"{label(item)}: {line[14:]}")
+                    return
+                if line.startswith("NESTED: READY"):
+                    print(f"nested: L1 up with /dev/kvm in {time.monotonic() - l0.t0:.1f} s "
+                          f"(guest uptime {line.split()[-1]} s)", flush=True)
+                    break
+            if why:
+                tail = l0.tail()
+                for item in todo:
+                    count.out("FAIL", f"{label(item)}: {why}")
+                for s in tail:
+                    print(f"      L1 | {s}")
+                return
+            while todo:
+                item = todo[0]
+                line = l0.next_line(i, time.monotonic() + ITEM_TIMEOUT["testfw"])
+                if line and line.startswith(f"NESTED: BEGIN {item} "):
+                    i += 1
+                    i, finished = run_item_lines(l0, i, item, count)
+                    todo.pop(0)
+                    if not finished:
+                        break               # boot L1 again for the rest
+                    continue
+                if line and not line.startswith("NESTED: BEGIN "):
+                    i += 1                  # kernel noise between items
+                    continue
+                # L1 died between items, or began something else
+                why = l0.death() if line is None else (
+                    "L1 went silent" if line is False else f"L1 began {line[14:]}")
+                count.out("FAIL", f"{label(item)}: never began: {why}")
+                todo.pop(0)
+                break
+            else:
+                clean = True
+        finally:
+            if l0.proc.poll() is None and not clean:
+                l0.proc.kill()
+            l0.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("names", nargs="*")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--all", action="store_true", help="every KVM case")
+    ap.add_argument("--qemu", default=os.environ.get("QEMU", DEFAULT_QEMU),
+                    help="L0 QEMU (the one copied into L1 is always ours)")
+    ap.add_argument("--smp", type=int, default=2, help="L1 vCPUs")
+    ap.add_argument("--mem", type=int, default=3072, help="L1 memory, MiB")
+    a = ap.parse_args()
+    testfw = [f"kvm/{c}" for c in TESTFW.KVM_CASES]
+    if a.list:
+        for n in testfw + E2E_ALL:
+            where = "" if n in testfw or n in E2E_DEFAULT else "  (--all)"
+            print(f"{n}{where}")
+        return 0
+    try:
+        names = a.names or testfw + (E2E_ALL if a.all else E2E_DEFAULT)
+        items = [item_of(n) for n in names]
+    except ValueError as e:
+        print(f"nested: {e}", file=sys.stderr)
+        return 2
+    t = time.monotonic()
+    r = subprocess.run([sys.executable, os.path.join(HERE, "mkimage.py")])
+    count = Counter()
+    if r.returncode:
+        for item in items:
+            count.out("FAIL", f"{label(item)}: the L1 image could not be built "
+                      "(tests/nested/mkimage.py)")
+    else:
+        print(f"nested: image ready in {time.monotonic() - t:.1f} s", flush=True)
+        run(a.qemu, items, a.smp, a.mem, count)
+    print(f"nested: {time.monotonic() - t:.0f} s in all", flush=True)
+    print(f"{count.passed} passed, {count.failed} failed, {count.skipped} skipped")
+    return 1 if count.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
