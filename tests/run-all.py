@@ -11,8 +11,11 @@ Parts, in order:
            counted on its own (TAP), skips reported with their reason
   testfw   the freestanding test firmware cases of tests/testfw (TCG)
   e2e      the end-to-end scenarios of tests/e2e (Linux guest, TCG)
+  kvm      the KVM cases of testfw and e2e: in those parts where this
+           host's KVM has SMM, else here, nested (tests/nested: L1 Linux
+           under our QEMU's TCG, whose emulated SVM gives it KVM with SMM)
 
-    tests/run-all.py [--only lint|qtest|testfw|e2e] [-v]
+    tests/run-all.py [--only lint|qtest|testfw|e2e|kvm] [-v]
 """
 
 import argparse
@@ -193,6 +196,22 @@ def run_sub(part, cmd):
     return ok, bad, skip
 
 
+def kvm_nested():
+    """Why the KVM cases must run nested here (this host's KVM has no
+    SMM), or None: they run directly (when the probe itself fails, the
+    testfw and e2e runners report that as a failure)."""
+    try:
+        return harness.kvm_smm_missing(QEMU)
+    except harness.KVMProbeError:
+        return None
+
+
+def kvm_e2e(kvm):
+    """The e2e scenario names that run under KVM (kvm=True) or not."""
+    return [n for n in harness.all_names()
+            if (harness.FIRMWARE[harness.split_name(n)[0]].get("accel") == "kvm") == kvm]
+
+
 def run_lint():
     """One test per QEMU hook patch and overlay C file (checkpatch.pl), per
     OVMF patch (PatchCheck.py), per series applying with --fuzz=0, per
@@ -273,7 +292,7 @@ def run_lint():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", choices=["lint", "qtest", "testfw", "e2e"])
+    ap.add_argument("--only", choices=["lint", "qtest", "testfw", "e2e", "kvm"])
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     passed = failed = skipped = 0
@@ -297,14 +316,31 @@ def main():
             ok, bad, skip, notes = run_qtest(name, args, timeout, a.verbose)
             passed, failed, skipped = passed + ok, failed + bad, skipped + skip
             print("\n".join(notes), flush=True)
+    # a full run leaves the KVM cases to part kvm when they run nested
+    nested = kvm_nested() if a.only in (None, "kvm") else None
     for part, script in (("testfw", "testfw/run.py"), ("e2e", "e2e/run.py")):
         if a.only not in (None, part):
             continue
         # testfw: also the TCG SMM cases on Debian's QEMU, expected to fail
         more = ["--baseline", BASELINE_QEMU] if part == "testfw" else []
+        if nested:
+            more += ["--accel", "tcg"] if part == "testfw" else kvm_e2e(False)
         ok, bad, skip = run_sub(part, [sys.executable, os.path.join(HERE, script),
                                        "--qemu", QEMU] + more)
         passed, failed, skipped = passed + ok, failed + bad, skipped + skip
+    if a.only in (None, "kvm"):
+        if nested:
+            print(f"kvm: {nested}: the KVM cases run nested (tests/nested/run.py)", flush=True)
+            runs = [("kvm", [os.path.join(HERE, "nested", "run.py")])]
+        elif a.only == "kvm":
+            runs = [("kvm", [os.path.join(HERE, "testfw", "run.py"), "--accel", "kvm"]),
+                    ("kvm", [os.path.join(HERE, "e2e", "run.py")] + kvm_e2e(True))]
+        else:
+            print("kvm: the KVM cases ran in testfw and e2e", flush=True)
+            runs = []
+        for part, cmd in runs:
+            ok, bad, skip = run_sub(part, [sys.executable] + cmd + ["--qemu", QEMU])
+            passed, failed, skipped = passed + ok, failed + bad, skipped + skip
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 
