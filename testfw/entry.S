@@ -173,8 +173,23 @@ smm_handler_start:
         inb %dx, %al
         jmp 9f
 8:      cmpl $OP_INL, %ecx
-        jne 9f
+        jne 10f
         inl %dx, %eax
+        jmp 9f
+10:     cmpl $OP_INB_WAIT, %ecx         /* eax: the mask that must clear */
+        jne 9f
+        movl %eax, %ebx
+        movl $OP_WAIT_LOOPS, %ecx
+11:     xorl %eax, %eax
+        inb %dx, %al
+        testl %ebx, %eax
+        jz 9f
+        movl $OP_WAIT_PAUSES, %edi      /* leave the device alone a while */
+12:     pause
+        decl %edi
+        jnz 12b
+        decl %ecx
+        jnz 11b
 9:      movl %eax, 8(%si)
         addw $12, %si
         jmp 4b

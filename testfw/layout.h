@@ -33,6 +33,9 @@
 #define OP_OUTL  3
 #define OP_INB   4
 #define OP_INL   6
+#define OP_INB_WAIT 7   /* inb until (value & mask) == 0, bounded; mask in */
+#define OP_WAIT_LOOPS 20000
+#define OP_WAIT_PAUSES 1000
 
 #define DEFAULT_SMBASE      0x30000
 #define TRAMP_VECTOR        0x09        /* trampoline at 0x9000 */

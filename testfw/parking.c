@@ -40,6 +40,9 @@ static void op(uint32_t kind, uint32_t port, uint32_t value)
     o[0] = kind;
     o[1] = port;
     o[2] = kind == OP_INB || kind == OP_INL ? NOT_RUN : value;
+    if (kind == OP_INB_WAIT) {
+        o[2] = value;           /* the mask; the result is the last read */
+    }
     o[3] = OP_END;
 }
 
@@ -152,8 +155,11 @@ static void firmware_relocate(const char *name, int sel, uint32_t smbase,
     op(OP_INL, CPHP_DATA, 0);
     if (unpark) {
         op(OP_OUTB, CPHP_STATUS, CTRL_UNPARK);
+        /* the unpark completes when the parked bit clears: wait for it */
+        op(OP_INB_WAIT, CPHP_STATUS, ST_PARKED);
+    } else {
+        op(OP_INB, CPHP_STATUS, 0);
     }
-    op(OP_INB, CPHP_STATUS, 0);
     ran = smm_run() && op_ran(3) && op_ran(unpark ? 5 : 4);
     check(name, ran && op_result(3) == smbase &&
           !!(op_result(unpark ? 5 : 4) & ST_PARKED) == !unpark,
@@ -347,6 +353,7 @@ void case_parking_two_cpus(void)
         op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
         op(OP_OUTL, CPHP_DATA, 0x40000 + 0x10000 * i);
         op(OP_OUTB, CPHP_STATUS, CTRL_UNPARK);
+        op(OP_INB_WAIT, CPHP_STATUS, ST_PARKED);
     }
     check("p11-one-smi", smm_run(), "the SMI handler did not finish");
     check("p11-both-unparked",
@@ -400,7 +407,7 @@ void case_parking_migration(void)
     op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
     op(OP_INL, CPHP_DATA, 0);
     op(OP_OUTB, CPHP_STATUS, CTRL_UNPARK);
-    op(OP_INB, CPHP_STATUS, 0);
+    op(OP_INB_WAIT, CPHP_STATUS, ST_PARKED);
     t = smm_run();
     check("m-smbase-migrated", t && op_result(2) == 0x40000,
           "SMI handler finished %u, SMBASE read back 0x%x", t, op_result(2));
@@ -465,6 +472,7 @@ void case_bench_parking_smi(void)
         op(OP_OUTL, CPHP_DATA, 0x100000 + 0x10000 * i);
         op(OP_INL, CPHP_DATA, 0);
         op(OP_OUTB, CPHP_STATUS, CTRL_UNPARK);
+        op(OP_INB_WAIT, CPHP_STATUS, ST_PARKED);
         t = inl(PMBASE + 0x08);
         smm_run();
         park[i] = ticks_since(t);
@@ -561,6 +569,19 @@ void case_hold_io_during_release(void)
     }
     check("job-started", start_job(1, job_pm_timer),
           "CPU 1 did not start reading the PM timer");
+    /*
+     * CPU 1 and the BSP both have the default SMBASE: give CPU 1 its own
+     * before the broadcast SMIs, or they would share one save state map.
+     */
+    memcpy((void *)(0x20000 + 0x8000), smm_handler_start,
+           smm_handler_end - smm_handler_start);
+    MB(MB_SMM_NEW_SMBASE) = 0x20000;
+    apic_ipi(1, ICR_SMI);
+    check("cpu1-relocated", wait_change(&MB(MB_ENTRIES_BY_APIC + 4), 0,
+                                        SECOND),
+          "CPU 1 did not take its SMI");
+    udelay(10000);
+    MB(MB_SMM_NEW_SMBASE) = 0;
     for (round = 0; round < 2; round++) {
         before = MB(JOB_READS);
         firmware_relocate(round ? "released-cpu3" : "released-cpu2",

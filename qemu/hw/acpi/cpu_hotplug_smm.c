@@ -276,13 +276,14 @@ const VMStateDescription vmstate_smi_negotiation_apm_sts = {
 
 /*
  * "Parked" in the guest-visible protocol is the CPU hotplug hold of the
- * CPU core (hw/core/cpu-hold.h): held, with or without its SMBASE set.
- * Once unparked the CPU is no longer parked, even before its thread has
- * taken the release.
+ * CPU core (hw/core/cpu-hold.h), until the release has completed: after
+ * the unpark control the CPU still reads as parked until its own thread
+ * has dropped what it latched and installed its SMBASE.  The firmware
+ * waits for that before it lets the OS know about the CPU.
  */
 bool cpu_hotplug_smm_is_parked(CPUState *cpu)
 {
-    return cpu_hold_is_held(cpu);
+    return cpu_hold_state(cpu) != CPU_HOLD_NONE;
 }
 
 void cpu_hotplug_smm_plug(SmiNegotiation *s, DeviceState *dev)
@@ -362,7 +363,11 @@ static void set_smbase(CPUHotplugState *st, AcpiCpuStatus *cdev,
                              "SMBASE write to a CPU that is not parked")) {
         return;
     }
-    cpu_hold_set_smbase(cdev->cpu, smbase);
+    if (!cpu_hold_set_smbase(cdev->cpu, smbase)) {
+        trace_cpu_hotplug_smm_ignored(st->selector,
+                                      "SMBASE write to a CPU being unparked");
+        return;
+    }
     trace_cpu_hotplug_smm_smbase(st->selector, smbase);
 }
 
@@ -375,10 +380,15 @@ static void unpark(CPUHotplugState *st, AcpiCpuStatus *cdev, MemTxAttrs attrs)
     /* relocate, then unpark: enforced here, not trusted to firmware */
     if (!cpu_hold_release(cdev->cpu)) {
         trace_cpu_hotplug_smm_ignored(st->selector,
-                                      "unpark refused: SMBASE not set yet");
+            cpu_hold_state(cdev->cpu) == CPU_HOLD_RELEASING ?
+            "unpark of a CPU being unparked" :
+            "unpark refused: SMBASE not set yet");
         return;
     }
-    /* the CPU's own thread finishes the release; nothing waits for it */
+    /*
+     * The CPU's own thread finishes the release; nothing waits for it.
+     * Status bit 5 clears when it has.
+     */
     trace_cpu_hotplug_smm_unparked(st->selector);
 }
 

@@ -10,6 +10,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/main-loop.h"
+#include "qemu/error-report.h"
 #include "hw/core/cpu.h"
 #include "hw/core/sysemu-cpu-ops.h"
 #include "hw/core/cpu-hold.h"
@@ -86,17 +87,28 @@ bool cpu_hold_release(CPUState *cpu)
     return true;
 }
 
+/*
+ * A release is queued work on a running CPU thread; stopping the VM runs
+ * it (the thread processes its queued work as it stops), so a stopped VM
+ * has no CPU in CPU_HOLD_RELEASING.  Do not migrate one if it ever had.
+ */
+int cpu_hold_pre_save(CPUState *cpu)
+{
+    if (cpu_hold_state(cpu) == CPU_HOLD_RELEASING) {
+        error_report("CPU %d is being released from its hotplug hold; "
+                     "migrate again once it runs", cpu->cpu_index);
+        return -EBUSY;
+    }
+    return 0;
+}
+
 int cpu_hold_post_load(CPUState *cpu)
 {
     CPUHoldState s = cpu_hold_state(cpu);
 
-    if (s >= CPU_HOLD__MAX ||
+    if (s == CPU_HOLD_RELEASING || s >= CPU_HOLD__MAX ||
         (s != CPU_HOLD_NONE && !cpu_hold_supported(cpu))) {
         return -EINVAL;
-    }
-    if (s == CPU_HOLD_RELEASING) {
-        /* released on the source, but its thread had not taken it yet */
-        async_run_on_cpu(cpu, cpu_hold_release_work, RUN_ON_CPU_NULL);
     }
     return 0;
 }

@@ -10,7 +10,10 @@
 #include "migration/vmstate.h"
 #include "hw/core/cpu-hold.h"
 #include "hw/i386/apic.h"
+#include "qemu/error-report.h"
 #include "system/kvm.h"
+#include "system/tcg.h"
+#include "system/qtest.h"
 #include "cpu.h"
 #include "kvm/kvm_i386.h"
 
@@ -28,8 +31,13 @@ static uint32_t x86_cpu_hold_get_smbase(CPUState *cs)
      * CPU that never ran (under KVM env->smbase may be stale, but a held
      * vCPU never ran, so it is the reset value there too).
      */
-    return cpu_hold_state(cs) == CPU_HOLD_READY ? cpu->hold_smbase :
-           cpu->env.smbase;
+    switch (cpu_hold_state(cs)) {
+    case CPU_HOLD_READY:
+    case CPU_HOLD_RELEASING:
+        return cpu->hold_smbase;
+    default:
+        return cpu->env.smbase;
+    }
 }
 
 /*
@@ -44,6 +52,12 @@ static bool x86_cpu_hold_release(CPUState *cs)
 
     if (kvm_enabled()) {
         return kvm_x86_hold_release(cpu, cpu->hold_smbase);
+    }
+    if (!tcg_enabled() && !qtest_enabled()) {
+        /* no other accelerator does SMM: nothing could have set an SMBASE */
+        error_report("CPU %d: a held CPU cannot be released with this "
+                     "accelerator", cs->cpu_index);
+        return false;
     }
     cpu_reset_interrupt(cs, ~0);
     if (cpu->apic_state) {
@@ -82,7 +96,7 @@ void x86_cpu_hold_init(Object *obj)
                         x86_cpu_get_hold_state, NULL, NULL, NULL);
     object_property_set_description(obj, "x-hotplug-park",
         "CPU hotplug hold (read-only): 0 runs, 1 held, 2 held with its "
-        "SMBASE set, 3 released");
+        "SMBASE set, 3 being released");
     object_property_add(obj, "x-hotplug-smbase", "uint32",
                         x86_cpu_get_hold_smbase, NULL, NULL, NULL);
     object_property_set_description(obj, "x-hotplug-smbase",
@@ -92,6 +106,11 @@ void x86_cpu_hold_init(Object *obj)
 static bool x86_cpu_hold_needed(void *opaque)
 {
     return cpu_hold_state(CPU(opaque)) != CPU_HOLD_NONE;
+}
+
+static int x86_cpu_hold_pre_save(void *opaque)
+{
+    return cpu_hold_pre_save(CPU(opaque));
 }
 
 static int x86_cpu_hold_post_load(void *opaque, int version_id)
@@ -108,6 +127,7 @@ const VMStateDescription vmstate_x86_cpu_hold = {
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = x86_cpu_hold_needed,
+    .pre_save = x86_cpu_hold_pre_save,
     .post_load = x86_cpu_hold_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_UINT8(parent_obj.hold, X86CPU),

@@ -68,13 +68,15 @@ bool cpu_hold_set_smbase(CPUState *cpu, uint32_t smbase);
 uint32_t cpu_hold_get_smbase(CPUState *cpu);
 
 /*
- * Release a READY CPU: it leaves HELD/READY at once (RELEASING) and its
- * thread is kicked to finish the release before it runs.  False, and
- * nothing done, if @cpu is not READY.
+ * Release a READY CPU: it becomes RELEASING at once and its thread is
+ * kicked to finish the release before it runs (the state then goes to
+ * NONE, or back to READY if the release failed, its reason reported).
+ * False, and nothing done, if @cpu is not READY.
  */
 bool cpu_hold_release(CPUState *cpu);
 
-/* For the architecture's migration code: check and resume a loaded state */
+/* For the architecture's migration code: refuse RELEASING, check a load */
+int cpu_hold_pre_save(CPUState *cpu);
 int cpu_hold_post_load(CPUState *cpu);
 
 #endif
