@@ -13,12 +13,14 @@ e2e:NAME (tests/e2e/run.py NAME).  The host side (tests/nested/run.py)
 bounds every wait and does the counting.
 """
 
+import json
 import os
 import subprocess
 import sys
 
 QEMU = "/opt/qemu/qemu-system-x86_64"
 CACHE = "/cache"
+RECORDS = "/tmp/e2e.json"       # the e2e runner's records, for the boot times
 
 
 def uptime():
@@ -32,7 +34,7 @@ def command(item):
         return [sys.executable, "/tests/testfw/run.py", "--accel", "kvm", "--qemu", QEMU, name]
     if kind == "e2e":
         return [sys.executable, "/tests/e2e/run.py", "--qemu", QEMU,
-                "--logdir", os.path.join(CACHE, "logs"), name]
+                "--logdir", os.path.join(CACHE, "logs"), "--json", RECORDS, name]
     return None
 
 
@@ -51,6 +53,13 @@ def main():
         for raw in p.stdout:
             print("NESTED| " + raw.decode("utf-8", "replace").rstrip(), flush=True)
         rc = p.wait()
+        if item.startswith("e2e:") and os.path.exists(RECORDS):
+            with open(RECORDS) as f:
+                boots = [r["boot"] for r in json.load(f) if r.get("boot")]
+            os.unlink(RECORDS)
+            if boots:
+                print("NESTED| L2 boot (QEMU start -> guest ready): " +
+                      ", ".join(f"{b:.1f} s" for b in boots), flush=True)
         print(f"NESTED: END {item} rc={rc} {uptime()}", flush=True)
     print("NESTED: DONE", flush=True)
     return 0
