@@ -24,8 +24,10 @@ import argparse
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -33,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(TESTS, "e2e"))
 import harness  # noqa: E402
+from qmp import QMP  # noqa: E402
 
 
 def _testfw():
@@ -101,6 +104,9 @@ class L0:
                      "-serial", "stdio", "-monitor", "none", "-no-reboot",
                      "-kernel", KERNEL, "-initrd", IMAGE,
                      "-append", "console=ttyS0 quiet panic=-1 nested.run=" + ",".join(items)]
+        self.tmp = tempfile.mkdtemp(prefix="nested-")
+        self.sock = os.path.join(self.tmp, "qmp.sock")
+        self.args += ["-qmp", f"unix:{self.sock},server=on,wait=off"]
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -144,6 +150,30 @@ class L0:
         tail = [s for s in self.stderr if s.strip()][-4:]
         return f"L0 QEMU {how}" + (": " + " | ".join(tail) if tail else " (no message)")
 
+    def l1_state(self):
+        """What L0 sees of a silent L1: run state and, per vCPU, where it
+        is (RIP, CS, halted, SMM, CPL), as lines."""
+        if self.proc.poll() is not None:
+            return []
+        try:
+            q = QMP(self.sock, timeout=10)
+            try:
+                out = [f"L0: L1 is {q.cmd('query-status')['status']}"]
+                for block in re.split(r"\n(?=CPU#)", q.hmp("info registers -a")):
+                    m = re.match(r"CPU#(\d+)", block)
+                    if not m:
+                        continue
+                    f = {k: (re.search(rx, block) or [None, "?"])[1] for k, rx in (
+                        ("RIP", r"RIP=([0-9a-f]+)"), ("CS", r"\nCS =([0-9a-f]+)"),
+                        ("HLT", r"HLT=(\d)"), ("SMM", r"SMM=(\d)"), ("CPL", r"CPL=(\d)"))}
+                    out.append(f"L0: L1 vCPU {m.group(1)}: " +
+                               " ".join(f"{k}={v}" for k, v in f.items()))
+                return out
+            finally:
+                q.close()
+        except Exception as e:  # noqa: BLE001 - diagnostics are best effort
+            return [f"L0: no state of L1 ({type(e).__name__}: {e})"]
+
     def tail(self, n=4):
         with self.cond:
             return [s for s in self.lines[-n:] if s]
@@ -155,6 +185,7 @@ class L0:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def run_item_lines(l0, i, item, count):
@@ -178,6 +209,8 @@ def run_item_lines(l0, i, item, count):
             count.out("FAIL", f"{label(item)}: {why}")
             for s in l0.tail():
                 print(f"      L1 | {s}")
+            for s in l0.l1_state() if line is False else []:
+                print(f"      {s}")
             return i, False
         i += 1
         if line.startswith("NESTED| "):
