@@ -13,8 +13,8 @@
 #   make e2e E2E='ovmf-smm-add1 ...'   end-to-end scenarios by name (E2E_RUNS=N)
 #   make e2e-list  list the scenario names
 #   make nested    the KVM cases in a nested L1 guest (our QEMU under TCG),
-#                  for hosts whose KVM has no SMM; NESTED='--all' or names
-#                  (NESTED='--list' lists them)
+#                  for hosts whose KVM has no SMM; all of them, or
+#                  NESTED='kvm/parking ovmf-parking-kvm-add3' (NESTED=--list)
 #   make check-patches   every hook patch applies with --fuzz=0
 #   make checkpatch      QEMU's checkpatch.pl on every patch and overlay file
 #   make rebuild-aml     regenerate our expected ACPI tables (QEMU's rebuild mode)
