@@ -178,6 +178,12 @@ void case_parking(void)
           "status 0x%x after hot-add", status_of(1));
     /* the runner checks the vCPU is still in its reset state, halted */
     con_printf("TESTFW: PARKED-REGS 1\n");
+    /*
+     * Let the runner look before anything is sent to the CPU: under KVM,
+     * reading a vCPU's state makes the kernel act on a latched INIT-SIPI
+     * (in its copy of the state only; the vCPU still runs nothing).
+     */
+    udelay(WINDOW);
 
     /*
      * 1: INIT-SIPI-SIPI from the OS: the parked CPU executes nothing.  The
@@ -323,6 +329,11 @@ void case_no_smi(void)
         return;
     }
     con_printf("TESTFW: PARKED-REGS 1\n");
+    /*
+     * Let the runner look before anything is sent to the CPU: under KVM,
+     * reading a vCPU's state makes the kernel act on a latched INIT-SIPI
+     * (in its copy of the state only; the vCPU still runs nothing).
+     */
     udelay(WINDOW);
     check("p8-still-parked", status_of(1) & ST_PARKED,
           "status 0x%x", status_of(1));
