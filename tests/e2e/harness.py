@@ -371,11 +371,15 @@ def smi_counts(line):
     return {int(c): int(n) for c, n in re.findall(r" (\d+)=(\d+)", line.split(" smi", 1)[-1])}
 
 
-def smi_roundtrip(g, timeout=15.0):
+def smi_roundtrip(g, timeout=None):
     """Raise a broadcast SMI (APM_CNT 0 from the monitor) and check that
     every CPU, the hot-added ones too, took it (its SMI count, which the
     guest reads from MSR_SMI_COUNT in each heartbeat, went up) and came
-    back (the guest goes on).  None, or why not."""
+    back (the guest goes on).  None, or why not.  The default bound, 15 s,
+    is multiplied by SMMHP_E2E_SMI_SCALE (tests/nested sets it: an SMI
+    rendezvous of several L2 vCPUs on one emulated L1 vCPU is slow)."""
+    if timeout is None:
+        timeout = 15.0 * float(os.environ.get("SMMHP_E2E_SMI_SCALE", "1"))
     ncpus = len(g.qmp.cmd("query-cpus-fast"))
     hit = g.wait_line(r"E2E: HB", timeout, g.mark())
     if not hit:

@@ -54,8 +54,13 @@ KERNEL = os.path.join(CACHE, "guest", "vmlinuz")
 
 E2E_ALL = [n for n in harness.all_names()
            if harness.FIRMWARE[harness.split_name(n)[0]].get("accel") == "kvm"]
-# what 'make check' runs; --all (make nested NESTED=--all) runs E2E_ALL
-E2E_DEFAULT = E2E_ALL
+# what 'make check' runs; --all (make nested NESTED=--all) runs E2E_ALL.
+# add3 is left to --all: four L2 vCPUs on one emulated L1 vCPU stall for
+# more than the scenario's 10 s liveness window at a time (every SMI
+# rendezvous waits out OVMF's AP sync timeouts, and L2's timers run late:
+# "hrtimer: interrupt took 44 ms"); it failed so in 3 of 4 runs, with the
+# hot-added CPUs online and taking SMIs.
+E2E_DEFAULT = [n for n in E2E_ALL if not n.endswith("-add3")]
 BOOT_TIMEOUT = 180          # L0 start -> NESTED: READY
 # a case's own waits add up to well below these (e2e: boot 90 s, 20 s per
 # CPU, a reboot 90 s); measured nested: testfw 2-8 s, e2e 30-100 s
