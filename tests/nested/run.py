@@ -193,10 +193,12 @@ class L0:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def run_item_lines(l0, i, item, count):
+def run_item_lines(l0, i, item, count, may_retry=False):
     """Consume one item's output from line index i.  Returns (next index,
     finished): finished is False when L0 died or the item overran, after
-    the item has been reported failed."""
+    the item has been reported failed; or None when the item overran
+    without a single result and @may_retry: it is reported as RETRY (not
+    counted) and the caller runs it again in a fresh L1."""
     kind = item.split(":", 1)[0]
     deadline = time.monotonic() + ITEM_TIMEOUT[kind]
     t0 = time.monotonic()
@@ -211,6 +213,14 @@ def run_item_lines(l0, i, item, count):
                    else l0.death())
             if lockup:
                 why += f" (L1's kernel: {lockup})"
+            if line is False and may_retry and not sum(seen.values()):
+                # L1 itself stalled (its own runner's waits are bounded far
+                # below this): the nested setup, not the case; once more
+                print(f"RETRY nested {label(item)}: {why}; once more in a fresh L1",
+                      flush=True)
+                for s in l0.tail() + l0.l1_state():
+                    print(f"      {s}")
+                return i, None
             count.out("FAIL", f"{label(item)}: {why}")
             for s in l0.tail():
                 print(f"      L1 | {s}")
@@ -262,6 +272,7 @@ def run_item_lines(l0, i, item, count):
 def run(qemu, items, smp, mem, count):
     """Boot L1 as often as needed to get a result for every item."""
     todo = list(items)
+    retried = set()
     while todo:
         l0 = L0(qemu, todo, smp, mem)
         clean = False
@@ -298,7 +309,11 @@ def run(qemu, items, smp, mem, count):
                 line = l0.next_line(i, time.monotonic() + ITEM_TIMEOUT["testfw"])
                 if line and line.startswith(f"NESTED: BEGIN {item} "):
                     i += 1
-                    i, finished = run_item_lines(l0, i, item, count)
+                    i, finished = run_item_lines(l0, i, item, count,
+                                                 may_retry=item not in retried)
+                    if finished is None:
+                        retried.add(item)   # the same item first, in a new L1
+                        break
                     todo.pop(0)
                     if not finished:
                         break               # boot L1 again for the rest

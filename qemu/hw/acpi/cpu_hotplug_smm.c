@@ -296,7 +296,8 @@ void cpu_hotplug_smm_plug(SmiNegotiation *s, DeviceState *dev)
         return;
     }
     cpu_hold(CPU(dev));
-    trace_cpu_hotplug_smm_parked(CPU(dev)->cpu_index);
+    trace_cpu_hotplug_smm_parked(
+        object_get_canonical_path_component(OBJECT(dev)) ?: "?");
 }
 
 void cpu_hotplug_smm_unplug_parked(CPUHotplugState *st, DeviceState *dev,

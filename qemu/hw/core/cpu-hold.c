@@ -33,7 +33,8 @@ void cpu_hold(CPUState *cpu)
     assert(bql_locked() && cpu_hold_supported(cpu));
     assert(!DEVICE(cpu)->realized);
     qatomic_set(&cpu->hold, CPU_HOLD_HELD);
-    trace_cpu_hold(cpu->cpu_index);
+    /* before realize: no cpu_index yet, name it by its QOM path */
+    trace_cpu_hold(object_get_canonical_path_component(OBJECT(cpu)) ?: "?");
 }
 
 bool cpu_hold_is_held(CPUState *cpu)
