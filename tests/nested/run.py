@@ -64,7 +64,7 @@ E2E_DEFAULT = [n for n in E2E_ALL if not n.endswith("-add3")]
 BOOT_TIMEOUT = 180          # L0 start -> NESTED: READY
 # a case's own waits add up to well below these (e2e: boot 90 s, 20 s per
 # CPU, a reboot 90 s); measured nested: testfw 2-8 s, e2e 30-100 s
-ITEM_TIMEOUT = {"testfw": 240, "e2e": 420}
+ITEM_TIMEOUT = {"testfw": 240, "e2e": 300}
 # L1's console shows only its kernel's emergencies (dmesg -n 1); after one of
 # these an item gets LOCKUP_GRACE seconds more, not the rest of its time
 LOCKUP = re.compile(r"soft lockup|hung_task|self-detected stall|Kernel panic|BUG:")
