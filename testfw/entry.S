@@ -8,6 +8,16 @@
  */
 #include "layout.h"
 
+/* all data segment registers to the flat 4 GiB data descriptor (0x10) */
+        .macro flat_data_segments
+        movw $0x10, %ax
+        movw %ax, %ds
+        movw %ax, %es
+        movw %ax, %ss
+        movw %ax, %fs
+        movw %ax, %gs
+        .endm
+
         .section .text16, "ax"
         .code16
         .globl entry16
@@ -22,12 +32,7 @@ entry16:
 
         .code32
 entry32:
-        movw $0x10, %ax
-        movw %ax, %ds
-        movw %ax, %es
-        movw %ax, %ss
-        movw %ax, %fs
-        movw %ax, %gs
+        flat_data_segments
         /* An AP that ends up here (say, an SMI taken from its reset
          * state and resumed at the reset vector) must not run main();
          * it is counted, so that a test can tell it ran. */
@@ -77,12 +82,7 @@ ap16:
 
         .code32
 ap32:
-        movw $0x10, %ax
-        movw %ax, %ds
-        movw %ax, %es
-        movw %ax, %ss
-        movw %ax, %fs
-        movw %ax, %gs
+        flat_data_segments
         movl 0xfee00020, %eax           /* local APIC ID */
         shrl $24, %eax
         shll $8, %eax
