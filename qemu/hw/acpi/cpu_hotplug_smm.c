@@ -17,6 +17,8 @@
 #include "hw/core/cpu-hold.h"
 #include "hw/hotplug.h"
 #include "hw/qdev-core.h"
+#include "qemu/error-report.h"
+#include "system/runstate.h"
 #include "hw/acpi/cpu_hotplug_smm.h"
 #include "trace.h"
 
@@ -50,6 +52,15 @@ static char *describe(uint64_t features)
     }
     g_string_append(s, *sep ? ")" : "none)");
     return g_string_free(s, false);
+}
+
+/* Parking negotiated: the CPU hotplug block's parking controls are on. */
+static void update_controls(SmiNegotiation *s)
+{
+    if (s->cpuhp) {
+        s->cpuhp->smm_controls =
+            smi_negotiated(s, ICH9_LPC_SMI_F_CPU_HOTPLUG_PARKING_BIT);
+    }
 }
 
 /* Why @req cannot be negotiated, or NULL when it can. */
@@ -94,6 +105,7 @@ static bool smi_negotiation_request(SmiNegotiation *s, uint64_t req,
     s->features_ok = 1;
     /* make the result visible through fw_cfg too */
     stq_le_p(s->guest_features_le, req);
+    update_controls(s);
     trace_smi_negotiation_accepted(frontend, req);
     return true;
 }
@@ -166,6 +178,36 @@ void smi_negotiation_reset(SmiNegotiation *s)
     s->negotiated = 0;
     s->apm_sts_replying = false;
     s->apm_sts_reply = 0;
+    if (s->cpuhp) {
+        s->cpuhp->smm_selector = 0;
+        s->cpuhp->smm_command = 0;
+    }
+    update_controls(s);
+}
+
+/*
+ * A negotiation is kept across migration; the destination must offer
+ * everything that was negotiated, or the firmware would rely on what is
+ * not there (with parking: a hot-added CPU parked, but no controls).
+ */
+int smi_negotiation_post_load(SmiNegotiation *s)
+{
+    const char *err;
+
+    if (!s->features_ok) {
+        s->negotiated = 0;
+    } else if ((err = request_error(s, s->negotiated))) {
+        g_autofree char *have = describe(s->negotiated);
+        g_autofree char *offer = describe(s->host_features);
+
+        error_report("ICH9-LPC: the firmware negotiated SMI features %s, "
+                     "but this QEMU offers %s (%s)", have, offer, err);
+        error_printf("Start the destination with the same ICH9-LPC "
+                     "x-smi-* properties as the source.\n");
+        return -EINVAL;
+    }
+    update_controls(s);
+    return 0;
 }
 
 /*
@@ -232,10 +274,21 @@ static bool smi_op_allowed(SmiNegotiation *s, int bit, const char *op,
     return false;
 }
 
+/*
+ * A CPU added before the guest first runs (-S, device_add, cont) or while
+ * an incoming migration waits for its state is a cold CPU to the
+ * firmware, which counts and relocates it at boot: parking is not needed.
+ */
+static bool guest_has_run(void)
+{
+    return !runstate_check(RUN_STATE_PRELAUNCH) &&
+           !runstate_check(RUN_STATE_INMIGRATE);
+}
+
 bool smi_negotiation_cpu_plug_allowed(SmiNegotiation *s, DeviceState *dev,
                                       Error **errp)
 {
-    if (s->require_parking && dev->hotplugged &&
+    if (s->require_parking && dev->hotplugged && guest_has_run() &&
         !smi_negotiated(s, ICH9_LPC_SMI_F_CPU_HOTPLUG_PARKING_BIT)) {
         g_autofree char *have = describe(s->negotiated);
 
@@ -320,20 +373,69 @@ void cpu_hotplug_smm_unplug_parked(CPUHotplugState *st, DeviceState *dev,
     }
 }
 
-uint64_t cpu_hotplug_smm_read(CPUHotplugState *st, hwaddr addr, uint64_t val)
+/*
+ * While parking is negotiated, SMM has its own selector and command: an
+ * access from SMM swaps them in for the block's handlers and back out.
+ * Nothing outside SMM can change them, so an OS CPU that stays out of the
+ * SMI rendezvous cannot redirect the firmware's steps (select, command 4,
+ * SMBASE, read back, unpark, status) to another CPU, and the firmware's
+ * steps do not disturb the OS's selection either.  All accesses are made
+ * with the BQL held.
+ */
+static void swap_bank(CPUHotplugState *st)
 {
-    AcpiCpuStatus *cdev;
+    uint32_t sel = st->selector;
+    uint8_t cmd = st->command;
 
-    if (st->selector >= st->dev_count) {
-        return val;
-    }
-    cdev = &st->devs[st->selector];
-    if (addr == 4 && cdev->cpu && cpu_hotplug_smm_is_parked(cdev->cpu)) {
+    st->selector = st->smm_selector;
+    st->command = st->smm_command;
+    st->smm_selector = sel;
+    st->smm_command = cmd;
+}
+
+static AcpiCpuStatus *selected(CPUHotplugState *st)
+{
+    return st->selector < st->dev_count ? &st->devs[st->selector] : NULL;
+}
+
+static bool selected_parked(CPUHotplugState *st)
+{
+    AcpiCpuStatus *cdev = selected(st);
+
+    return cdev && cdev->cpu && cpu_hotplug_smm_is_parked(cdev->cpu);
+}
+
+static uint64_t parking_read(CPUHotplugState *st, hwaddr addr, uint64_t val,
+                             MemTxAttrs attrs)
+{
+    bool parked = selected_parked(st);
+
+    if (addr == CPHP_SMM_FLAGS_OFFSET && parked) {
         val |= CPHP_SMM_STATUS_PARKED;
-    } else if (addr == 8 && st->command == CPHP_SMM_SMBASE_CMD) {
-        /* the SMBASE a parked CPU will start with; 0 for any other */
-        val = cdev->cpu && cpu_hotplug_smm_is_parked(cdev->cpu) ?
-              cpu_hold_get_smbase(cdev->cpu) : 0;
+        if (!attrs.secure) {
+            /* not there for the OS (_STA, counting) until it is unparked */
+            val &= ~(uint64_t)CPHP_SMM_STATUS_ENABLED;
+        }
+    } else if (addr == CPHP_SMM_DATA_OFFSET &&
+               st->command == CPHP_SMM_SMBASE_CMD) {
+        /* the SMBASE a parked CPU will start with, to SMM only */
+        val = parked && attrs.secure ?
+              cpu_hold_get_smbase(selected(st)->cpu) : 0;
+    }
+    return val;
+}
+
+uint64_t cpu_hotplug_smm_read(CPUHotplugState *st, hwaddr addr, unsigned size,
+                              MemTxAttrs attrs, CPUHotplugReadFn *rd)
+{
+    uint64_t val;
+
+    if (attrs.secure) {
+        swap_bank(st);
+    }
+    val = parking_read(st, addr, rd(st, addr, size), attrs);
+    if (attrs.secure) {
+        swap_bank(st);
     }
     return val;
 }
@@ -342,46 +444,54 @@ uint64_t cpu_hotplug_smm_read(CPUHotplugState *st, hwaddr addr, uint64_t val)
  * The SMM-only controls act only on a parked CPU and only for a CPU in SMM;
  * anything else is ignored and traced with the reason given.
  */
-static bool smm_control_allowed(CPUHotplugState *st, AcpiCpuStatus *cdev,
-                                MemTxAttrs attrs, const char *not_smm,
-                                const char *not_parked)
+static bool smm_control_allowed(CPUHotplugState *st, MemTxAttrs attrs,
+                                const char *not_smm, const char *not_parked)
 {
     if (!attrs.secure) {
         trace_cpu_hotplug_smm_ignored(st->selector, not_smm);
         return false;
     }
-    if (!cdev->cpu || !cpu_hotplug_smm_is_parked(cdev->cpu)) {
+    if (!selected_parked(st)) {
         trace_cpu_hotplug_smm_ignored(st->selector, not_parked);
         return false;
     }
     return true;
 }
 
-static void set_smbase(CPUHotplugState *st, AcpiCpuStatus *cdev,
-                       uint32_t smbase, MemTxAttrs attrs)
+static void set_smbase(CPUHotplugState *st, uint64_t data, unsigned size,
+                       MemTxAttrs attrs)
 {
-    if (!smm_control_allowed(st, cdev, attrs, "SMBASE write not from SMM",
+    if (!smm_control_allowed(st, attrs, "SMBASE write not from SMM",
                              "SMBASE write to a CPU that is not parked")) {
         return;
     }
-    if (!cpu_hold_set_smbase(cdev->cpu, smbase)) {
+    if (size != 4) {
+        /* a part of an SMBASE is no SMBASE: all 32 bits at once */
+        trace_cpu_hotplug_smm_ignored(st->selector,
+                                      "SMBASE write narrower than 4 bytes");
+        return;
+    }
+    if (!cpu_hold_set_smbase(selected(st)->cpu, data)) {
         trace_cpu_hotplug_smm_ignored(st->selector,
                                       "SMBASE write to a CPU being unparked");
         return;
     }
-    trace_cpu_hotplug_smm_smbase(st->selector, smbase);
+    trace_cpu_hotplug_smm_smbase(st->selector, data);
 }
 
-static void unpark(CPUHotplugState *st, AcpiCpuStatus *cdev, MemTxAttrs attrs)
+static void unpark(CPUHotplugState *st, MemTxAttrs attrs)
 {
-    if (!smm_control_allowed(st, cdev, attrs, "unpark not from SMM",
+    CPUState *cpu;
+
+    if (!smm_control_allowed(st, attrs, "unpark not from SMM",
                              "unpark of a CPU that is not parked")) {
         return;
     }
+    cpu = selected(st)->cpu;
     /* relocate, then unpark: enforced here, not trusted to firmware */
-    if (!cpu_hold_release(cdev->cpu)) {
+    if (!cpu_hold_release(cpu)) {
         trace_cpu_hotplug_smm_ignored(st->selector,
-            cpu_hold_state(cdev->cpu) == CPU_HOLD_RELEASING ?
+            cpu_hold_state(cpu) == CPU_HOLD_RELEASING ?
             "unpark of a CPU being unparked" :
             "unpark refused: SMBASE not set yet");
         return;
@@ -393,33 +503,69 @@ static void unpark(CPUHotplugState *st, AcpiCpuStatus *cdev, MemTxAttrs attrs)
     trace_cpu_hotplug_smm_unparked(st->selector);
 }
 
-bool cpu_hotplug_smm_write(CPUHotplugState *st, hwaddr addr, uint64_t data,
-                           MemTxAttrs attrs)
+/* True if the access was one of the parking controls (handled here). */
+static bool parking_write(CPUHotplugState *st, hwaddr addr, uint64_t data,
+                          unsigned size, MemTxAttrs attrs)
 {
-    AcpiCpuStatus *cdev;
-
-    if (addr == 5) {
-        if (data != CPHP_SMM_SMBASE_CMD) {
+    if (addr == CPHP_SMM_CMD_OFFSET) {
+        /*
+         * Command 4 is latched like commands 0-3, and ignored like them
+         * while the selector is out of range; 5 and up are ignored and
+         * leave the latched command as it is (the block's own rule).
+         */
+        if (data != CPHP_SMM_SMBASE_CMD || !selected(st)) {
             return false;
         }
         st->command = data;
         return true;
     }
-    if (st->selector >= st->dev_count) {
+    if (!selected(st)) {
         return false;
     }
-    cdev = &st->devs[st->selector];
-    /* lower control bits take precedence, as in the upstream chain */
-    if (addr == 4 && (data & CPHP_SMM_CTRL_UNPARK) &&
-        !(data & 0x1e)) {
-        unpark(st, cdev, attrs);
+    /* lower control bits take precedence, as in the block's own chain */
+    if (addr == CPHP_SMM_FLAGS_OFFSET && (data & CPHP_SMM_CTRL_UNPARK) &&
+        !(data & CPHP_SMM_CTRL_OTHERS)) {
+        unpark(st, attrs);
         return true;
     }
-    if (addr == 8 && st->command == CPHP_SMM_SMBASE_CMD) {
-        set_smbase(st, cdev, data, attrs);
+    if (addr == CPHP_SMM_DATA_OFFSET &&
+        st->command == CPHP_SMM_SMBASE_CMD) {
+        set_smbase(st, data, size, attrs);
         return true;
     }
     return false;
+}
+
+void cpu_hotplug_smm_write(CPUHotplugState *st, hwaddr addr, uint64_t data,
+                           unsigned size, MemTxAttrs attrs,
+                           CPUHotplugWriteFn *wr)
+{
+    if (attrs.secure) {
+        swap_bank(st);
+    }
+    if (!parking_write(st, addr, data, size, attrs)) {
+        wr(st, addr, data, size);
+    }
+    if (attrs.secure) {
+        swap_bank(st);
+    }
+}
+
+bool cpu_hotplug_smm_insert_parked(CPUHotplugState *st)
+{
+    bool any = false;
+    uint32_t i;
+
+    for (i = 0; i < st->dev_count; i++) {
+        CPUState *cpu = st->devs[i].cpu;
+
+        if (cpu && cpu_hotplug_smm_is_parked(cpu)) {
+            st->devs[i].is_inserting = true;
+            trace_cpu_hotplug_smm_insert_parked(i);
+            any = true;
+        }
+    }
+    return any;
 }
 
 /* AML names of the CPU hotplug block and the CPU scan (hw/acpi/cpu.c) */

@@ -88,6 +88,18 @@ bool cpu_hold_release(CPUState *cpu)
     return true;
 }
 
+void cpu_hold_reset_all(void)
+{
+    CPUState *cpu;
+
+    CPU_FOREACH(cpu) {
+        if (cpu_hold_state(cpu) != CPU_HOLD_NONE) {
+            trace_cpu_hold_reset(cpu->cpu_index);
+            qatomic_set(&cpu->hold, CPU_HOLD_NONE);
+        }
+    }
+}
+
 /*
  * A release is queued work on a running CPU thread; stopping the VM runs
  * it (the thread processes its queued work as it stops), so a stopped VM

@@ -40,13 +40,19 @@ static uint32_t pci_cfg_readl(QTestState *qts, int devfn, int reg)
     return qtest_inl(qts, 0xcfc);
 }
 
+/* what firmware does: the ACPI PM I/O block at PMBASE, enabled */
+static void pm_io_enable(QTestState *qts)
+{
+    pci_cfg_writel(qts, LPC_DEVFN, LPC_PMBASE, PMBASE | 1);
+    pci_cfg_writel(qts, LPC_DEVFN, LPC_ACPI_CTRL,
+                   pci_cfg_readl(qts, LPC_DEVFN, LPC_ACPI_CTRL) | LPC_ACPI_EN);
+}
+
 static QTestState *start_q35(const char *extra)
 {
     QTestState *qts = qtest_initf("-machine q35 %s", extra ? extra : "");
 
-    pci_cfg_writel(qts, LPC_DEVFN, LPC_PMBASE, PMBASE | 1);
-    pci_cfg_writel(qts, LPC_DEVFN, LPC_ACPI_CTRL,
-                   pci_cfg_readl(qts, LPC_DEVFN, LPC_ACPI_CTRL) | LPC_ACPI_EN);
+    pm_io_enable(qts);
     return qts;
 }
 
@@ -640,15 +646,27 @@ static uint64_t cpu_park_state(QTestState *qts, const char *id)
     return v;
 }
 
+static uint64_t cpu_hold_smbase(QTestState *qts, const char *id)
+{
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments':"
+                           " {'path': %s, 'property': 'x-hotplug-smbase'}}",
+                           path);
+    uint64_t v = qdict_get_int(rsp, "return");
+
+    qobject_unref(rsp);
+    return v;
+}
+
 static uint8_t status_of_cpu(QTestState *qts, uint32_t sel)
 {
     qtest_outl(qts, CPHP_SEL, sel);
     return qtest_inb(qts, CPHP_STATUS);
 }
 
-/* Boot with parking offered, negotiate @features, hot-add CPU 1. */
-static QOSState *parking_boot(uint64_t features, QFWCFG **fw_cfg_out,
-                              const char *extra)
+/* Boot with parking offered, negotiate @features, hot-add CPU 1 if @add. */
+static QOSState *parking_boot_add(uint64_t features, QFWCFG **fw_cfg_out,
+                                  const char *extra, bool add)
 {
     QOSState *qs = qtest_pc_boot("-machine q35 -smp 1,maxcpus=2 "
                                  PARKING_ON " %s", extra ? extra : "");
@@ -659,18 +677,27 @@ static QOSState *parking_boot(uint64_t features, QFWCFG **fw_cfg_out,
     /* the switch to the modern interface, as the DSDT's _INI does */
     qtest_outb(qs->qts, CPHP_BASE, 0);
     /* device_add happens once the machine runs: it is a hotplug */
-    rsp = add_cpu(qs->qts);
-    g_assert(!qdict_haskey(rsp, "error"));
-    qobject_unref(rsp);
+    if (add) {
+        rsp = add_cpu(qs->qts);
+        g_assert(!qdict_haskey(rsp, "error"));
+        qobject_unref(rsp);
+    }
     qtest_outl(qs->qts, CPHP_SEL, 1);
     *fw_cfg_out = fw_cfg;
     return qs;
 }
 
+static QOSState *parking_boot(uint64_t features, QFWCFG **fw_cfg_out,
+                              const char *extra)
+{
+    return parking_boot_add(features, fw_cfg_out, extra, true);
+}
+
 /*
- * Parking negotiated: the hot-added CPU is parked and shows it; what does
- * not come from SMM (every qtest access) can neither set its SMBASE nor
- * unpark it; reset leaves no CPU parked.
+ * Parking negotiated: the hot-added CPU is parked and shows it, but not
+ * as enabled (the OS's _STA must not see it); what does not come from SMM
+ * (every qtest access) can neither read nor set its SMBASE nor unpark it,
+ * in any width; reset leaves no CPU parked.
  */
 static void test_parking_controls(void)
 {
@@ -681,22 +708,27 @@ static void test_parking_controls(void)
 
     g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
     g_assert_cmphex(qtest_inb(qts, CPHP_STATUS) &
-                    (CPHP_ST_ENABLED | CPHP_ST_PARKED), ==,
-                    CPHP_ST_ENABLED | CPHP_ST_PARKED);
-
-    /* command 4: the data register reads the default SMBASE */
-    qtest_outb(qts, CPHP_CMD, CPHP_CMD_SMBASE);
-    g_assert_cmphex(qtest_inl(qts, CPHP_DATA), ==, 0x30000);
-    /* ... for a parked CPU only: the boot CPU's SMBASE is not shown */
-    qtest_outl(qts, CPHP_SEL, 0);
-    g_assert_cmphex(qtest_inl(qts, CPHP_DATA), ==, 0);
+                    (CPHP_ST_ENABLED | CPHP_ST_PARKED), ==, CPHP_ST_PARKED);
+    /* the boot CPU is enabled as always */
+    g_assert_cmphex(status_of_cpu(qts, 0) & (CPHP_ST_ENABLED | CPHP_ST_PARKED),
+                    ==, CPHP_ST_ENABLED);
     qtest_outl(qts, CPHP_SEL, 1);
-    /* a non-SMM SMBASE write is ignored */
+
+    /* command 4 outside SMM: the data register reads 0, not the SMBASE */
+    g_assert_cmphex(cpu_hold_smbase(qts, "hcpu"), ==, 0x30000);
+    qtest_outb(qts, CPHP_CMD, CPHP_CMD_SMBASE);
+    g_assert_cmphex(qtest_inl(qts, CPHP_DATA), ==, 0);
+    g_assert_cmphex(qtest_inw(qts, CPHP_DATA), ==, 0);
+    g_assert_cmphex(qtest_inb(qts, CPHP_DATA), ==, 0);
+    /* non-SMM SMBASE writes of every width are ignored */
     qtest_outl(qts, CPHP_DATA, 0x7f000000);
-    g_assert_cmphex(qtest_inl(qts, CPHP_DATA), ==, 0x30000);
+    qtest_outw(qts, CPHP_DATA, 0x1000);
+    qtest_outb(qts, CPHP_DATA, 0x10);
+    g_assert_cmphex(cpu_hold_smbase(qts, "hcpu"), ==, 0x30000);
     g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
-    /* a non-SMM unpark is ignored */
+    /* a non-SMM unpark is ignored, alone or with other control bits */
     qtest_outb(qts, CPHP_STATUS, CPHP_CTRL_UNPARK);
+    qtest_outb(qts, CPHP_STATUS, CPHP_CTRL_UNPARK | 0xc1);
     g_assert_cmphex(qtest_inb(qts, CPHP_STATUS) & CPHP_ST_PARKED, ==,
                     CPHP_ST_PARKED);
     g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
@@ -710,6 +742,23 @@ static void test_parking_controls(void)
                      "Property 'qemu64-x86_64-cpu.x-hotplug-park' is not "
                      "writable");
     g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
+
+    /*
+     * Write decode: a command of 5 or more is ignored and leaves command 4
+     * latched (the data register still reads 0, not command 3's APIC ID);
+     * any command written with an out-of-range selector is ignored.
+     */
+    qtest_outb(qts, CPHP_CMD, CPHP_CMD_GET_ID);
+    g_assert_cmphex(qtest_inl(qts, CPHP_DATA), ==, 1);
+    qtest_outb(qts, CPHP_CMD, CPHP_CMD_SMBASE);
+    qtest_outb(qts, CPHP_CMD, 5);
+    qtest_outb(qts, CPHP_CMD, 0xff);
+    g_assert_cmphex(qtest_inl(qts, CPHP_DATA), ==, 0);
+    qtest_outb(qts, CPHP_CMD, CPHP_CMD_GET_ID);
+    qtest_outl(qts, CPHP_SEL, 2);
+    qtest_outb(qts, CPHP_CMD, CPHP_CMD_SMBASE);
+    qtest_outl(qts, CPHP_SEL, 1);
+    g_assert_cmphex(qtest_inl(qts, CPHP_DATA), ==, 1);
 
     /* the detection rule: offset 0 reads 0 after command 0 */
     qtest_outb(qts, CPHP_CMD, 0);
@@ -757,7 +806,7 @@ static void test_parking_unplug(void)
 /*
  * A parked CPU stays parked across migration: the destination gets the
  * CPU on its command line, as management does, and shows it parked, with
- * the default SMBASE still in the SMBASE command's data register.  A CPU
+ * the default SMBASE still to start with.  A CPU
  * whose SMBASE was set (only from SMM, which qtest cannot do) migrates in
  * testfw's parking-migration case, which unparks and runs it on the
  * destination.
@@ -786,43 +835,46 @@ static void test_parking_migration(void)
                     F_BROADCAST | F_HOTPLUG | F_PARKING);
     g_assert_cmphex(status_of_cpu(dst, 1) & CPHP_ST_PARKED, ==,
                     CPHP_ST_PARKED);
-    qtest_outb(dst, CPHP_CMD, CPHP_CMD_SMBASE);
-    g_assert_cmphex(qtest_inl(dst, CPHP_DATA), ==, 0x30000);
+    g_assert_cmphex(cpu_hold_smbase(dst, "hcpu"), ==, 0x30000);
     qtest_quit(dst);
     unlink(state);
     rmdir(tmp);
 }
 
 /*
- * Boot with parking offered and @features negotiated, hot-add a CPU,
- * migrate to a file and load that into the QEMU named by
- * QTEST_QEMU_BINARY_NOPARK (with exit-on-error=false, so it stays up).
- * Returns the destination's final migration status; *@desc gets its
- * error-desc.
+ * Boot with parking offered and @features negotiated, hot-add a CPU if
+ * @add, migrate to a file and load that into the QEMU named by the
+ * environment variable @qemu_env, started with @dst_args (and the CPU) and
+ * exit-on-error=false, so it stays up.  Returns the destination's final
+ * migration status; *@desc gets its error-desc.
  */
-static char *migrate_to_nopark(uint64_t features, char **desc)
+static char *migrate_to(const char *qemu_env, const char *dst_args,
+                        uint64_t features, bool add, char **desc)
 {
     g_autofree char *tmp = g_dir_make_tmp("q35-smi-test-XXXXXX", NULL);
     g_autofree char *uri = g_strdup_printf("file:%s/state", tmp);
     g_autofree char *state = g_strdup_printf("%s/state", tmp);
     QFWCFG *fw_cfg;
-    QOSState *qs = parking_boot(features, &fw_cfg, NULL);
+    QOSState *qs = parking_boot_add(features, &fw_cfg, NULL, add);
+    g_autofree char *args = NULL;
     QTestState *dst;
     char *status = NULL;
     QDict *rsp;
     int i;
 
-    g_assert_cmpint(cpu_park_state(qs->qts, "hcpu"), ==,
-                    !!(features & F_PARKING));
+    if (add) {
+        g_assert_cmpint(cpu_park_state(qs->qts, "hcpu"), ==,
+                        !!(features & F_PARKING));
+    }
     migrate_to_file(qs->qts, uri);
     pc_fw_cfg_uninit(fw_cfg);
     qtest_shutdown(qs);
 
-    dst = qtest_init_with_env("QTEST_QEMU_BINARY_NOPARK",
-                              "-machine q35 -smp 1,maxcpus=2"
-                              " -device qemu64-x86_64-cpu,id=hcpu,"
-                              "socket-id=0,core-id=1,thread-id=0"
-                              " -incoming defer", true);
+    args = g_strdup_printf("-machine q35 -smp 1,maxcpus=2 %s%s"
+                           " -incoming defer", dst_args,
+                           add ? " -device qemu64-x86_64-cpu,id=hcpu,"
+                           "socket-id=0,core-id=1,thread-id=0" : "");
+    dst = qtest_init_with_env(qemu_env, args, true);
     qtest_qmp_assert_success(dst, "{'execute': 'migrate-incoming',"
                              " 'arguments': {'uri': %s,"
                              " 'exit-on-error': false}}", uri);
@@ -854,30 +906,72 @@ static char *migrate_to_nopark(uint64_t features, char **desc)
 
 /*
  * A QEMU without parking (QTEST_QEMU_BINARY_NOPARK: Debian's build of the
- * same QEMU, without this series) must refuse the state of a parked CPU
- * instead of running it: it does not know the cpu/hotplug_park
+ * same QEMU, without this series) must refuse a guest whose firmware
+ * negotiated parking, with or without a parked CPU, instead of running
+ * it: it knows neither the cpu/hotplug_hold nor the ICH9LPC/smi_parking
  * subsection, so loading fails.  The same guest with parking offered but
- * not negotiated (no CPU parked) migrates to it.
+ * not negotiated migrates to it.
  */
 static void test_parking_migration_to_old(void)
 {
     g_autofree char *status = NULL;
     g_autofree char *desc = NULL;
+    const char *env = "QTEST_QEMU_BINARY_NOPARK";
 
-    if (!getenv("QTEST_QEMU_BINARY_NOPARK")) {
+    if (!getenv(env)) {
         g_test_skip("QTEST_QEMU_BINARY_NOPARK (a QEMU without parking) "
                     "is not set");
         return;
     }
-    status = migrate_to_nopark(F_BROADCAST | F_HOTPLUG | F_PARKING, &desc);
+    status = migrate_to(env, "", F_BROADCAST | F_HOTPLUG | F_PARKING, true,
+                        &desc);
     g_test_message("parked CPU: %s (%s)", status, desc);
     g_assert_cmpstr(status, ==, "failed");
     g_assert_nonnull(strstr(desc, "load of migration failed"));
     g_free(status);
     g_free(desc);
 
-    status = migrate_to_nopark(F_BROADCAST | F_HOTPLUG, &desc);
+    status = migrate_to(env, "", F_BROADCAST | F_HOTPLUG | F_PARKING, false,
+                        &desc);
+    g_test_message("parking negotiated, no CPU: %s (%s)", status, desc);
+    g_assert_cmpstr(status, ==, "failed");
+    g_assert_nonnull(strstr(desc, "load of migration failed"));
+    g_free(status);
+    g_free(desc);
+
+    status = migrate_to(env, "", F_BROADCAST | F_HOTPLUG, true, &desc);
     g_test_message("no CPU parked: %s (%s)", status, desc);
+    g_assert_cmpstr(status, ==, "completed");
+}
+
+/*
+ * This QEMU started without x-smi-cpu-hotplug-parking refuses a guest
+ * whose firmware negotiated parking, CPU parked or not: it does not
+ * offer what was negotiated.  Without parking negotiated it accepts.
+ */
+static void test_parking_migration_not_offered(void)
+{
+    g_autofree char *status = NULL;
+    g_autofree char *desc = NULL;
+    const char *env = "QTEST_QEMU_BINARY";
+
+    status = migrate_to(env, "", F_BROADCAST | F_HOTPLUG | F_PARKING, false,
+                        &desc);
+    g_test_message("parking negotiated, no CPU: %s (%s)", status, desc);
+    g_assert_cmpstr(status, ==, "failed");
+    g_assert_nonnull(strstr(desc, "load of migration failed"));
+    g_free(status);
+    g_free(desc);
+
+    status = migrate_to(env, "", F_BROADCAST | F_HOTPLUG | F_PARKING, true,
+                        &desc);
+    g_test_message("parked CPU: %s (%s)", status, desc);
+    g_assert_cmpstr(status, ==, "failed");
+    g_free(status);
+    g_free(desc);
+
+    status = migrate_to(env, "", F_BROADCAST | F_HOTPLUG, true, &desc);
+    g_test_message("not negotiated: %s (%s)", status, desc);
     g_assert_cmpstr(status, ==, "completed");
 }
 
@@ -933,6 +1027,178 @@ static void test_parking_required(void)
     qtest_shutdown(qs);
 }
 
+static QDict *add_cpu_core(QTestState *qts, const char *id, int core)
+{
+    return qtest_qmp(qts, "{'execute': 'device_add', 'arguments':"
+                     " {'driver': 'qemu64-x86_64-cpu', 'id': %s,"
+                     " 'socket-id': 0, 'core-id': %d, 'thread-id': 0}}",
+                     id, core);
+}
+
+static const char *run_status(QTestState *qts)
+{
+    static char buf[32];
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'query-status'}");
+
+    g_strlcpy(buf, qdict_get_str(qdict_get_qdict(rsp, "return"), "status"),
+              sizeof(buf));
+    qobject_unref(rsp);
+    return buf;
+}
+
+/*
+ * Management starts a domain paused (-S) and adds its hotpluggable vCPUs
+ * with device_add before cont: such a CPU is a cold CPU to the firmware
+ * (it counts and relocates it at boot), so x-smi-require-parking accepts
+ * it although nothing is negotiated yet, and it is not parked.  Once the
+ * guest runs, the policy applies again.
+ */
+static void test_parking_prelaunch(void)
+{
+    QTestState *qts = qtest_init("-machine q35 -smp 1,maxcpus=3 -S "
+                                 PARKING_ON
+                                 " -global ICH9-LPC.x-smi-require-parking=on");
+    QDict *rsp;
+
+    g_assert_cmpstr(run_status(qts), ==, "prelaunch");
+    rsp = add_cpu_core(qts, "hcpu", 1);
+    g_assert(!qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 0);
+    qtest_qmp_assert_success(qts, "{'execute': 'cont'}");
+    g_assert_cmpstr(run_status(qts), ==, "running");
+    rsp = add_cpu_core(qts, "hcpu2", 2);
+    assert_qmp_error(rsp,
+                     "cpu hotplug refused: parking is required "
+                     "(x-smi-require-parking=on) but the firmware negotiated "
+                     "SMI features 0x0 (none), without CPU hotplug with "
+                     "parking (bit 3)");
+    qtest_quit(qts);
+}
+
+#define GPE0_STS        (PMBASE + 0x20)
+#define GPE0_CPU_HOTPLUG 0x04           /* _E02 */
+
+/*
+ * Legacy CPU hotplug mode (before the OS's _INI switches to the modern
+ * interface) cannot unpark: a CPU hot-added parked there is neither in
+ * the legacy bitmap nor announced by a GPE.  The switch to the modern
+ * interface gives it its insert event and raises the GPE, so the OS's
+ * scan has the firmware unpark it; and device_del removes it in legacy
+ * mode as in modern mode.
+ */
+static void test_parking_legacy_mode(void)
+{
+    QOSState *qs = qtest_pc_boot("-machine q35 -smp 1,maxcpus=2 " PARKING_ON);
+    QFWCFG *fw_cfg = pc_fw_cfg_init(qs->qts);
+    QTestState *qts = qs->qts;
+    QDict *rsp;
+    QList *cpus;
+
+    pm_io_enable(qts);
+    g_assert_cmpint(negotiate(qs, fw_cfg, F_BROADCAST | F_HOTPLUG | F_PARKING),
+                    ==, 1);
+    /* legacy bitmap: CPU 0 present */
+    g_assert_cmphex(qtest_inb(qts, CPHP_BASE), ==, 0x01);
+    rsp = add_cpu(qts);
+    g_assert(!qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
+    g_assert_cmphex(qtest_inb(qts, CPHP_BASE), ==, 0x01);
+    g_assert_cmphex(qtest_inb(qts, GPE0_STS) & GPE0_CPU_HOTPLUG, ==, 0);
+
+    /* the switch: insert event, GPE, and still parked and hidden */
+    qtest_outb(qts, CPHP_BASE, 0);
+    g_assert_cmphex(qtest_inb(qts, GPE0_STS) & GPE0_CPU_HOTPLUG, ==,
+                    GPE0_CPU_HOTPLUG);
+    g_assert_cmphex(status_of_cpu(qts, 1) & (CPHP_ST_PARKED | 0x03), ==,
+                    CPHP_ST_PARKED | 0x02);
+    g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
+    pc_fw_cfg_uninit(fw_cfg);
+    qtest_shutdown(qs);
+
+    /* device_del in legacy mode */
+    qs = qtest_pc_boot("-machine q35 -smp 1,maxcpus=2 " PARKING_ON);
+    qts = qs->qts;
+    fw_cfg = pc_fw_cfg_init(qts);
+    g_assert_cmpint(negotiate(qs, fw_cfg, F_BROADCAST | F_HOTPLUG | F_PARKING),
+                    ==, 1);
+    rsp = add_cpu(qts);
+    g_assert(!qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(qts, "{'execute': 'device_del', 'arguments':"
+                    " {'id': 'hcpu'}}");
+    g_assert(!qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(qts, "{'execute': 'query-cpus-fast'}");
+    cpus = qdict_get_qlist(rsp, "return");
+    g_assert_cmpint(qlist_size(cpus), ==, 1);
+    qobject_unref(rsp);
+    /* and the slot takes a CPU again */
+    rsp = add_cpu(qts);
+    g_assert(!qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    pc_fw_cfg_uninit(fw_cfg);
+    qtest_shutdown(qs);
+}
+
+static void wait_status(QTestState *qts, const char *want)
+{
+    int i;
+
+    for (i = 0; i < 3000 && strcmp(run_status(qts), want); i++) {
+        g_usleep(10000);
+    }
+    g_assert_cmpstr(run_status(qts), ==, want);
+}
+
+/*
+ * S3: the wakeup resets the CPUs, but a CPU still parked at suspend (or
+ * hot-added while suspended) stays parked, with the SMBASE it was given;
+ * it is not a cold CPU the firmware's resume path would know.  A system
+ * reset clears every hold (test_parking_controls).
+ */
+static void test_parking_s3(void)
+{
+    QFWCFG *fw_cfg;
+    QOSState *qs = parking_boot(F_BROADCAST | F_HOTPLUG | F_PARKING,
+                                &fw_cfg, NULL);
+    QTestState *qts = qs->qts;
+    QDict *rsp;
+
+    pm_io_enable(qts);
+    g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
+    /* PM1_CNT: SLP_TYP 1 (S3 on q35), SLP_EN */
+    qtest_outw(qts, PM1_CNT, 1 << 10 | 1 << 13);
+    wait_status(qts, "suspended");
+    qtest_qmp_assert_success(qts, "{'execute': 'system_wakeup'}");
+    wait_status(qts, "running");
+    g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
+    g_assert_cmphex(cpu_hold_smbase(qts, "hcpu"), ==, 0x30000);
+    /* the wakeup reset the negotiation: the firmware's resume redoes it */
+    g_assert_cmphex(negotiated_features(qts), ==, 0);
+    g_assert_cmpint(negotiate(qs, fw_cfg, F_BROADCAST | F_HOTPLUG | F_PARKING),
+                    ==, 1);
+    g_assert_cmphex(status_of_cpu(qts, 1) & (CPHP_ST_ENABLED | CPHP_ST_PARKED),
+                    ==, CPHP_ST_PARKED);
+
+    /* hot-added while suspended: parked as well (the wakeup reset PMBASE) */
+    pm_io_enable(qts);
+    qtest_outw(qts, PM1_CNT, 1 << 10 | 1 << 13);
+    wait_status(qts, "suspended");
+    qtest_qmp_assert_success(qts, "{'execute': 'device_del', 'arguments':"
+                             " {'id': 'hcpu'}}");
+    rsp = add_cpu(qts);
+    g_assert(!qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
+    qtest_qmp_assert_success(qts, "{'execute': 'system_wakeup'}");
+    wait_status(qts, "running");
+    g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
+    pc_fw_cfg_uninit(fw_cfg);
+    qtest_shutdown(qs);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -953,6 +1219,11 @@ int main(int argc, char **argv)
     qtest_add_func("/q35/smi/parking/not-negotiated",
                    test_parking_not_negotiated);
     qtest_add_func("/q35/smi/parking/required", test_parking_required);
+    qtest_add_func("/q35/smi/parking/prelaunch", test_parking_prelaunch);
+    qtest_add_func("/q35/smi/parking/legacy-mode", test_parking_legacy_mode);
+    qtest_add_func("/q35/smi/parking/s3", test_parking_s3);
+    qtest_add_func("/q35/smi/parking/migration-not-offered",
+                   test_parking_migration_not_offered);
     qtest_add_func("/q35/smi/apm_sts/absent", test_apm_sts_absent);
     qtest_add_func("/q35/smi/apm_sts/probe", test_apm_sts_probe);
     qtest_add_func("/q35/smi/apm_sts/combinations",

@@ -43,6 +43,9 @@ typedef struct SmiNegotiation {
     /* APM_STS front end: reply to the last query or request, if any */
     bool apm_sts_replying;
     uint8_t apm_sts_reply;
+
+    /* the CPU hotplug block whose parking controls a negotiation turns on */
+    CPUHotplugState *cpuhp;
 } SmiNegotiation;
 
 /* Check the host configuration; call from realize. */
@@ -51,6 +54,8 @@ bool smi_negotiation_check_host(SmiNegotiation *s, bool smm_enabled,
 /* Create the etc/smi fw_cfg files (when any feature is offered). */
 void smi_negotiation_fw_cfg_init(SmiNegotiation *s, FWCfgState *fw_cfg);
 void smi_negotiation_reset(SmiNegotiation *s);
+/* Check a migrated negotiation against what this QEMU offers. */
+int smi_negotiation_post_load(SmiNegotiation *s);
 
 /*
  * APM_STS front end, as hw/isa/apm.h hooks (@opaque is the SmiNegotiation);
@@ -73,15 +78,23 @@ extern const VMStateDescription vmstate_smi_negotiation_apm_sts;
 
 /*
  * CPU hotplug with parking, in the CPU hotplug register block
- * (docs/specs/acpi_cpu_hotplug.rst):
- *   status (offset 4, read) bit 5: the selected CPU is parked
- *   command 4: the data register (offset 8) reads the selected CPU's
- *     SMBASE; an SMM write sets it while the CPU is parked
- *   control (offset 4, write) bit 5, alone: unpark the selected CPU (SMM
- *     only, and only once its SMBASE was set)
+ * (docs/specs/acpi_cpu_hotplug.rst), while parking is negotiated:
+ *   accesses from SMM use SMM's own selector and command, which no other
+ *     access changes
+ *   status (offset 4, read) bit 5: the selected CPU is parked; outside
+ *     SMM a parked CPU also reads as not enabled (bit 0 clear)
+ *   command 4: in SMM the data register (offset 8) reads the selected
+ *     parked CPU's SMBASE and a 4-byte write sets it; 0 outside SMM
+ *   control (offset 4, write) bit 5 with bits 1-4 clear: unpark the
+ *     selected CPU (SMM only, and only once its SMBASE was set)
  */
+#define CPHP_SMM_FLAGS_OFFSET       4       /* status (read), control */
+#define CPHP_SMM_CMD_OFFSET         5
+#define CPHP_SMM_DATA_OFFSET        8
+#define CPHP_SMM_STATUS_ENABLED     0x01
 #define CPHP_SMM_STATUS_PARKED      0x20
 #define CPHP_SMM_CTRL_UNPARK        0x20
+#define CPHP_SMM_CTRL_OTHERS        0x1e    /* the block's own controls */
 #define CPHP_SMM_SMBASE_CMD         4
 
 /* Park @dev if it is hot-added and the firmware negotiated parking. */
@@ -90,10 +103,25 @@ bool cpu_hotplug_smm_is_parked(CPUState *cpu);
 /* device_del of a parked CPU: it never ran, remove it without asking */
 void cpu_hotplug_smm_unplug_parked(CPUHotplugState *st, DeviceState *dev,
                                    Error **errp);
-/* register block hooks, used when CPUHotplugState.smm_controls is set */
-uint64_t cpu_hotplug_smm_read(CPUHotplugState *st, hwaddr addr, uint64_t val);
-bool cpu_hotplug_smm_write(CPUHotplugState *st, hwaddr addr, uint64_t data,
-                           MemTxAttrs attrs);
+/*
+ * The register block, while CPUHotplugState.smm_controls is set: @rd and
+ * @wr are the block's own handlers, called with SMM's selector and command
+ * in place for an access from SMM.
+ */
+typedef uint64_t CPUHotplugReadFn(void *opaque, hwaddr addr, unsigned size);
+typedef void CPUHotplugWriteFn(void *opaque, hwaddr addr, uint64_t data,
+                               unsigned size);
+uint64_t cpu_hotplug_smm_read(CPUHotplugState *st, hwaddr addr, unsigned size,
+                              MemTxAttrs attrs, CPUHotplugReadFn *rd);
+void cpu_hotplug_smm_write(CPUHotplugState *st, hwaddr addr, uint64_t data,
+                           unsigned size, MemTxAttrs attrs,
+                           CPUHotplugWriteFn *wr);
+/*
+ * The OS switched to the modern interface: give each CPU hot-added
+ * parked in legacy mode its insert event.  True if there is one, the
+ * caller then raises the CPU hotplug GPE.
+ */
+bool cpu_hotplug_smm_insert_parked(CPUHotplugState *st);
 /*
  * AML, in the CPU scan's notify loop, for CPU @uid after the hotplug SMI:
  * notify the OS unless the CPU is still parked; if it is, report an

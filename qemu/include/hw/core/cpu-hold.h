@@ -55,10 +55,14 @@ bool cpu_hold_supported(CPUState *cpu);
 
 /*
  * Hold @cpu.  Call before it can first run: from the hotplug handler's
- * pre_plug callback, before realize creates and resumes its thread (the
- * reset in realize keeps the hold; any later reset clears it).
+ * pre_plug callback, before realize creates and resumes its thread.  The
+ * hold lasts until the release or a system reset (cpu_hold_reset_all());
+ * the CPU resets of realize and of an S3 wakeup keep it.
  */
 void cpu_hold(CPUState *cpu);
+
+/* System reset: every CPU is a cold CPU again, none is held. */
+void cpu_hold_reset_all(void);
 
 /* Whether @cpu is held and not released yet (HELD or READY). */
 bool cpu_hold_is_held(CPUState *cpu);
