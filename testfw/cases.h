@@ -23,5 +23,7 @@ void case_no_smi(void);
 void case_parking_migration(void);
 void case_hold_io_during_release(void);
 void case_hold_tsc(void);
+void case_parking_decode(void);
+void case_parking_racing_selector(void);
 
 #endif

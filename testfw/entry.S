@@ -160,8 +160,12 @@ smm_handler_start:
         movl 4(%si), %edx
         movl 8(%si), %eax
         cmpl $OP_OUTB, %ecx
-        jne 6f
+        jne 13f
         outb %al, %dx
+        jmp 9f
+13:     cmpl $OP_OUTW, %ecx
+        jne 6f
+        outw %ax, %dx
         jmp 9f
 6:      cmpl $OP_OUTL, %ecx
         jne 7f
@@ -177,7 +181,7 @@ smm_handler_start:
         inl %dx, %eax
         jmp 9f
 10:     cmpl $OP_INB_WAIT, %ecx         /* eax: the mask that must clear */
-        jne 9f
+        jne 14f
         movl %eax, %ebx
         movl $OP_WAIT_LOOPS, %ecx
 11:     xorl %eax, %eax
@@ -190,6 +194,13 @@ smm_handler_start:
         jnz 12b
         decl %ecx
         jnz 11b
+        jmp 9f
+14:     cmpl $OP_DELAY, %ecx            /* eax: how many pauses */
+        jne 9f
+        movl %eax, %ecx
+15:     pause
+        decl %ecx
+        jnz 15b
 9:      movl %eax, 8(%si)
         addw $12, %si
         jmp 4b

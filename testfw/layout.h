@@ -30,10 +30,12 @@
 /* MB_OPS kinds, executed in SMM; the result of a read replaces value */
 #define OP_END   0
 #define OP_OUTB  1
+#define OP_OUTW  2
 #define OP_OUTL  3
 #define OP_INB   4
 #define OP_INL   6
 #define OP_INB_WAIT 7   /* inb until (value & mask) == 0, bounded; mask in */
+#define OP_DELAY 8      /* value pauses, no I/O (value > 0) */
 #define OP_WAIT_LOOPS 20000
 #define OP_WAIT_PAUSES 1000
 

@@ -21,6 +21,8 @@ static const struct {
     { "parking-migration", case_parking_migration },
     { "hold-io-during-release", case_hold_io_during_release },
     { "hold-tsc", case_hold_tsc },
+    { "parking-decode", case_parking_decode },
+    { "parking-racing-selector", case_parking_racing_selector },
 };
 
 void main(void)

@@ -110,10 +110,12 @@ static bool setup(int ncpus)
     for (i = 1; i <= ncpus; i++) {
         uint32_t t;
 
-        for (t = 0; t < 100 && !(status_of(i) & ST_ENABLED); t++) {
+        /* a parked CPU is there, but not enabled for the OS */
+        for (t = 0; t < 100 && !(status_of(i) & (ST_ENABLED | ST_PARKED));
+             t++) {
             udelay(100000);
         }
-        if (!(status_of(i) & ST_ENABLED)) {
+        if (!(status_of(i) & (ST_ENABLED | ST_PARKED))) {
             check("hotplug", false, "CPU %u did not appear", i);
             return false;
         }
@@ -176,6 +178,8 @@ void case_parking(void)
     }
     check("parked-status", status_of(1) & ST_PARKED,
           "status 0x%x after hot-add", status_of(1));
+    check("parked-not-enabled-for-os", !(status_of(1) & ST_ENABLED),
+          "the OS reads a parked CPU as enabled (status 0x%x)", status_of(1));
     /* the runner checks the vCPU is still in its reset state, halted */
     con_printf("TESTFW: PARKED-REGS 1\n");
     /*
@@ -204,8 +208,16 @@ void case_parking(void)
           "a non-SMM write unparked the CPU");
     outb(CPHP_CMD, CMD_SMBASE);
     outl(CPHP_DATA, 0x38000);
-    check("p3-non-smm-smbase-ignored", inl(CPHP_DATA) == DEFAULT_SMBASE,
-          "a non-SMM write set SMBASE to 0x%x", inl(CPHP_DATA));
+    check("p3-smbase-unreadable-outside-smm", inl(CPHP_DATA) == 0,
+          "a non-SMM read of the SMBASE returned 0x%x", inl(CPHP_DATA));
+    op(OP_OUTL, CPHP_BASE, 1);
+    op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
+    op(OP_INL, CPHP_DATA, 0);
+    t = smm_run();
+    check("p3-non-smm-smbase-ignored",
+          t && op_ran(2) && op_result(2) == DEFAULT_SMBASE,
+          "SMI handler finished %u, SMBASE 0x%x after a non-SMM write", t,
+          op_result(2));
 
     /* 4: attacker code at 0x38000 (our handler) + a directed SMI */
     apic_ipi(1, ICR_SMI);
@@ -223,17 +235,31 @@ void case_parking(void)
     check("p9-nmi-irq-ignored", MB(MB_STRAY) == 0 && (status_of(1) & ST_PARKED),
           "stray handler ran %u times", MB(MB_STRAY));
 
-    /* 5: broadcast SMI: the BSP enters SMM, the parked CPU does not */
+    /*
+     * 5: broadcast SMI: the BSP enters SMM, the parked CPU does not.  SMM
+     * has its own selector: SMM still reads its own last selection (CPU 1,
+     * in p3), not the OS's (CPU 0), and its new one does not change the
+     * OS's.
+     */
     e0 = entries(0);
-    outl(CPHP_BASE, 1);
+    outl(CPHP_BASE, 0);
+    op(OP_INB, CPHP_STATUS, 0);
+    op(OP_OUTL, CPHP_BASE, 1);
     op(OP_INB, CPHP_STATUS, 0);
     t = smm_run();
     udelay(WINDOW);
     check("p5-broadcast-smi", t && entries(0) == e0 + 1 && entries(1) == 0,
           "SMI handler finished %u, BSP entries %u -> %u, parked CPU entries %u",
           t, e0, entries(0), entries(1));
-    check("smm-sees-parked", op_ran(0) && (op_result(0) & ST_PARKED),
-          "status from SMM 0x%x", op_result(0));
+    check("smm-sees-parked", op_ran(2) && (op_result(2) & ST_PARKED) &&
+          (op_result(2) & ST_ENABLED),
+          "status from SMM 0x%x", op_result(2));
+    check("smm-own-selector", op_ran(0) && (op_result(0) & ST_PARKED),
+          "SMM read status 0x%x, not that of its own last selection (CPU "
+          "1, in p3) but of the OS's (CPU 0)", op_result(0));
+    t = inb(CPHP_STATUS);
+    check("os-selector-kept", (t & (ST_ENABLED | ST_PARKED)) == ST_ENABLED,
+          "after SMM selected CPU 1 the OS read status 0x%x, not CPU 0's", t);
 
     /* 6: unpark from SMM before the SMBASE was set: refused */
     op(OP_OUTL, CPHP_BASE, 1);
@@ -339,10 +365,10 @@ void case_no_smi(void)
           "status 0x%x", status_of(1));
     ran_nothing(1, "p8-ran-nothing");
     con_printf("TESTFW: UNPLUG 1\n");
-    for (t = 0; t < 100 && (status_of(1) & ST_ENABLED); t++) {
+    for (t = 0; t < 100 && (status_of(1) & (ST_ENABLED | ST_PARKED)); t++) {
         udelay(100000);
     }
-    check("p8-device-del-removes", !(status_of(1) & ST_ENABLED),
+    check("p8-device-del-removes", !(status_of(1) & (ST_ENABLED | ST_PARKED)),
           "status 0x%x after device_del", status_of(1));
 }
 
@@ -692,4 +718,191 @@ void case_hold_tsc(void)
                (uint32_t)(skew * 1000 / per_us));
     con_printf("TESTFW: BENCH tsc-uncertainty-ns %u\n",
                (uint32_t)(best_unc * 1000 / per_us));
+}
+
+/*
+ * Write decode of the parking controls, from SMM (-smp 1,maxcpus=2): only
+ * a 4-byte write sets the SMBASE; a command of 5 or more leaves command 4
+ * latched; a command written with an out-of-range selector is ignored;
+ * the unpark bit acts only with control bits 1-4 clear (bits 0, 6, 7 do
+ * not matter); SMM reads no SMBASE for a CPU that is not parked.
+ */
+void case_parking_decode(void)
+{
+    bool t;
+
+    if (!setup(1)) {
+        return;
+    }
+    memcpy((void *)(0x50000 + 0x8000), smm_handler_start,
+           smm_handler_end - smm_handler_start);
+    op(OP_OUTL, CPHP_BASE, 1);
+    op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
+    op(OP_OUTW, CPHP_DATA, 0x5000);
+    op(OP_OUTB, CPHP_DATA, 0x50);
+    op(OP_INL, CPHP_DATA, 0);                   /* 4 */
+    op(OP_OUTL, CPHP_DATA, 0x50000);
+    op(OP_OUTB, CPHP_CMD, 5);
+    op(OP_OUTB, CPHP_CMD, 0xff);
+    op(OP_INL, CPHP_DATA, 0);                   /* 8 */
+    op(OP_OUTB, CPHP_CMD, 3);                   /* APIC ID */
+    op(OP_OUTL, CPHP_BASE, 0x1000);
+    op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
+    op(OP_OUTL, CPHP_BASE, 1);
+    op(OP_INL, CPHP_DATA, 0);                   /* 13 */
+    t = smm_run() && op_ran(13);
+    check("d-narrow-smbase-writes-ignored", t && op_result(4) == DEFAULT_SMBASE,
+          "SMI handler finished %u, SMBASE 0x%x after a 2- and a 1-byte write",
+          t, op_result(4));
+    check("d-4-byte-smbase-write", t && op_result(8) == 0x50000,
+          "SMBASE 0x%x after a 4-byte write of 0x50000 and commands 5, 0xff",
+          op_result(8));
+    check("d-command-out-of-range-ignored", t && op_result(13) == 1,
+          "data 0x%x: command 4 written with selector 0x1000 replaced "
+          "command 3 (APIC ID 1)", op_result(13));
+
+    /* unpark with other control bits, and the boot CPU's SMBASE */
+    op(OP_OUTL, CPHP_BASE, 1);
+    op(OP_OUTB, CPHP_STATUS, CTRL_UNPARK | 0x02);
+    op(OP_OUTB, CPHP_STATUS, CTRL_UNPARK | 0x04);
+    op(OP_INB, CPHP_STATUS, 0);                 /* 3 */
+    op(OP_OUTL, CPHP_BASE, 0);
+    op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
+    op(OP_INL, CPHP_DATA, 0);                   /* 6 */
+    op(OP_OUTL, CPHP_BASE, 1);
+    op(OP_OUTB, CPHP_STATUS, CTRL_UNPARK | 0xc1);
+    op(OP_INB_WAIT, CPHP_STATUS, ST_PARKED);    /* 9 */
+    t = smm_run() && op_ran(9);
+    check("d-unpark-with-bits-1-4-ignored", t && (op_result(3) & ST_PARKED),
+          "SMI handler finished %u, status 0x%x after control 0x22, 0x24",
+          t, op_result(3));
+    check("d-no-smbase-of-unparked-cpu", t && op_result(6) == 0,
+          "SMM read SMBASE 0x%x for the boot CPU", op_result(6));
+    check("d-unpark-ignores-bits-0-6-7", t && !(op_result(9) & ST_PARKED),
+          "status 0x%x after control 0xe1", op_result(9));
+}
+
+#define JOB_PAUSE       (MB_JOB + 0x24)
+#define JOB_PAUSED      (MB_JOB + 0x28)
+#define RACE_ROUNDS     30
+#define RACE_PAUSES     2000
+
+/*
+ * AP job: the OS CPU outside the rendezvous: it flips the selector and
+ * the command of the CPU hotplug block as fast as it can, also while the
+ * BSP is in SMM (its own SMIs return at once), until told to pause.
+ */
+static void job_racer(void)
+{
+    static const uint32_t sel[] = { 2, 3, 0, 3, 2, 1 };
+    static const uint8_t cmd[] = { 0, CMD_SMBASE, 3, 0, CMD_SMBASE, 1 };
+    uint32_t n = 0;
+
+    for (;;) {
+        if (MB(JOB_PAUSE)) {
+            MB(JOB_PAUSED) = 1;
+            while (MB(JOB_PAUSE)) {
+                cpu_relax();
+            }
+            MB(JOB_PAUSED) = 0;
+        }
+        outl(CPHP_BASE, sel[n % 6]);
+        outb(CPHP_CMD, cmd[n % 6]);
+        MB(JOB_READS) = ++n;
+    }
+}
+
+static void racer_pause(bool pause)
+{
+    MB(JOB_PAUSE) = pause;
+    if (pause) {
+        wait_change(&MB(JOB_PAUSED), 0, SECOND);
+    }
+}
+
+/* From SMM, with the racer paused: the SMBASE of parked CPU @sel */
+static uint32_t smm_smbase_of(int sel)
+{
+    op(OP_OUTL, CPHP_BASE, sel);
+    op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
+    op(OP_INL, CPHP_DATA, 0);
+    return smm_run() && op_ran(2) ? op_result(2) : NOT_RUN;
+}
+
+/*
+ * -smp 2,maxcpus=4: CPU 1 is an OS CPU that stays out of the SMI
+ * rendezvous and flips the selector and command in a loop while the SMI
+ * handler sets the SMBASEs of parked CPUs 2 and 3 (30 SMIs, each reading
+ * every write back) and unparks CPU 2.  SMM's own selector and command
+ * make it immune: every SMBASE lands on the CPU it was written for, and
+ * only CPU 2 is unparked.
+ */
+void case_parking_racing_selector(void)
+{
+    uint32_t before, bad = 0, s2 = 0, s3 = 0, r, st2, st3;
+    int round;
+
+    if (!setup(3)) {
+        return;
+    }
+    /* the racer needs SMBASE + unpark like any hot-added CPU */
+    firmware_relocate("racer-released", 1, 0x20000, true);
+    check("racer-started", start_job(1, job_racer),
+          "CPU 1 did not start flipping the selector");
+
+    before = MB(JOB_READS);
+    for (round = 0; round < RACE_ROUNDS; round++) {
+        s2 = 0x100000 + 0x20000 * round;
+        s3 = s2 + 0x10000;
+        /* pauses between the steps leave the racer the BQL */
+        op(OP_OUTL, CPHP_BASE, 2);
+        op(OP_DELAY, 0, RACE_PAUSES);
+        op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
+        op(OP_DELAY, 0, RACE_PAUSES);
+        op(OP_OUTL, CPHP_DATA, s2);
+        op(OP_DELAY, 0, RACE_PAUSES);
+        op(OP_INL, CPHP_DATA, 0);               /* 6 */
+        op(OP_OUTL, CPHP_BASE, 3);
+        op(OP_DELAY, 0, RACE_PAUSES);
+        op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
+        op(OP_DELAY, 0, RACE_PAUSES);
+        op(OP_OUTL, CPHP_DATA, s3);
+        op(OP_DELAY, 0, RACE_PAUSES);
+        op(OP_INL, CPHP_DATA, 0);               /* 13 */
+        if (!smm_run() || op_result(6) != s2 || op_result(13) != s3) {
+            bad++;
+        }
+    }
+    r = MB(JOB_READS) - before;
+    check("race-readback", bad == 0, "in %u of %u SMIs an SMBASE read back "
+          "differently from what SMM wrote (%u racer writes)", bad,
+          RACE_ROUNDS, r);
+
+    /* the unpark of CPU 2, racing too */
+    op(OP_OUTL, CPHP_BASE, 2);
+    op(OP_DELAY, 0, RACE_PAUSES);
+    op(OP_OUTB, CPHP_STATUS, CTRL_UNPARK);
+    op(OP_DELAY, 0, RACE_PAUSES);
+    op(OP_INB_WAIT, CPHP_STATUS, ST_PARKED);
+    smm_run();
+    racer_pause(true);
+    check("racer-raced", r > 2 * RACE_ROUNDS && MB(JOB_PAUSED),
+          "the racer made %u writes during the SMIs (paused %u)", r,
+          MB(JOB_PAUSED));
+
+    /* quiet now: what landed where */
+    op(OP_OUTL, CPHP_BASE, 2);
+    op(OP_INB, CPHP_STATUS, 0);
+    op(OP_OUTL, CPHP_BASE, 3);
+    op(OP_INB, CPHP_STATUS, 0);
+    smm_run();
+    st2 = op_result(1);
+    st3 = op_result(3);
+    check("race-unparked-only-cpu2", !(st2 & ST_PARKED) && (st3 & ST_PARKED),
+          "status of CPU 2 0x%x, CPU 3 0x%x after the unpark of CPU 2", st2,
+          st3);
+    r = smm_smbase_of(3);
+    check("race-smbase-cpu3", r == s3, "CPU 3's SMBASE is 0x%x, SMM wrote "
+          "0x%x for it last", r, s3);
+    MB(JOB_PAUSE) = 0;
 }

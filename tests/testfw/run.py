@@ -72,6 +72,12 @@ CASES = {
     "hold-tsc": (
         "a released CPU's TSC runs with CPU 0's (skew reported)",
         ["-smp", "1,maxcpus=2"] + PARKING),
+    "parking-decode": (
+        "SMM write decode: SMBASE widths, commands 5+, out-of-range selector, unpark with other bits",
+        ["-smp", "1,maxcpus=2"] + PARKING),
+    "parking-racing-selector": (
+        "an OS CPU outside SMM flips selector and command while SMM sets SMBASEs and unparks",
+        ["-smp", "1,maxcpus=4"] + PARKING),
 }
 # run again with -accel kvm where the host's KVM supports SMM, else nested
 # (tests/nested): every case; KVM's own SMM handling (INIT held in SMM, an
