@@ -114,6 +114,7 @@ bool smi_negotiation_check_host(SmiNegotiation *s, bool smm_enabled,
                                 Error **errp)
 {
     uint64_t f = s->host_features;
+    uint64_t parking_needs = F(BROADCAST) | F(CPU_HOTPLUG);
 
     if ((f & F(CPU_HOT_UNPLUG)) && !(f & F(CPU_HOTPLUG))) {
         /* firmware would be refused anyway; fail early and clearly */
@@ -123,7 +124,7 @@ bool smi_negotiation_check_host(SmiNegotiation *s, bool smm_enabled,
         return false;
     }
     if ((f & F(CPU_HOTPLUG_PARKING)) &&
-        (f & (F(BROADCAST) | F(CPU_HOTPLUG))) != (F(BROADCAST) | F(CPU_HOTPLUG))) {
+        (f & parking_needs) != parking_needs) {
         error_setg(errp, "CPU hotplug with parking requires broadcast SMI "
                    "and CPU hotplug with SMI");
         error_append_hint(errp, "Set ICH9-LPC.x-smi-broadcast=on and "
@@ -192,11 +193,11 @@ void smi_negotiation_reset(SmiNegotiation *s)
  */
 int smi_negotiation_post_load(SmiNegotiation *s)
 {
-    const char *err;
+    const char *err = s->features_ok ? request_error(s, s->negotiated) : NULL;
 
     if (!s->features_ok) {
         s->negotiated = 0;
-    } else if ((err = request_error(s, s->negotiated))) {
+    } else if (err) {
         g_autofree char *have = describe(s->negotiated);
         g_autofree char *offer = describe(s->host_features);
 
@@ -223,7 +224,8 @@ void smi_negotiation_apm_sts_write(uint8_t val, void *opaque)
 {
     SmiNegotiation *s = opaque;
     uint8_t keep = val & SMI_APM_STS_TRANSPARENT;
-    uint64_t req = (val & SMI_APM_STS_FEATURE_MASK) >> SMI_APM_STS_FEATURE_SHIFT;
+    uint64_t req = (val & SMI_APM_STS_FEATURE_MASK) >>
+                   SMI_APM_STS_FEATURE_SHIFT;
     uint64_t result;
 
     s->apm_sts_replying = false;
