@@ -85,7 +85,7 @@ FIRMWARE.update({
                             "-trace", "cpu_hotplug_smm_*"],
         expect_features=0xF, expect_unparked=True,
         scenarios=("add1", "add3", "unplug-readd", "add1-reboot", "add1-paused",
-                   "smp2-add1")),
+                   "smp2-add1", "prelaunch-add2")),
     "ovmf-ours-legacy": dict(
         FIRMWARE["ovmf-smm"], desc="our OVMF (make ovmf), smm=on, parking not offered",
         **OUR_OVMF_FILES,
@@ -95,7 +95,8 @@ FIRMWARE.update({
 # where KVM supports SMM (kvm_smm_missing), else reported skipped
 FIRMWARE["ovmf-parking-kvm"] = dict(
     FIRMWARE["ovmf-parking"], desc=FIRMWARE["ovmf-parking"]["desc"] + ", KVM", accel="kvm",
-    scenarios=("add1", "add3", "unplug-readd", "add1-reboot", "add1-paused"))
+    scenarios=("add1", "add3", "unplug-readd", "add1-reboot", "add1-paused",
+               "prelaunch-add2"))
 
 
 class Result:
@@ -423,21 +424,40 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
     name = f"{fw}-{scenario}"
     res = Result(name)
     smp = SCENARIOS[scenario][1]
+    # management's way to start a domain with hotpluggable vCPUs enabled:
+    # -S, device_add, cont; those CPUs are cold CPUs to the firmware
+    prelaunch = 2 if scenario == "prelaunch-add2" else 0
     try:
-        g = Guest(qemu, fw, smp=smp, logdir=logdir, name=f"{name}-r{run}")
+        g = Guest(qemu, fw, smp=smp, logdir=logdir, name=f"{name}-r{run}",
+                  extra=["-S"] if prelaunch else ())
     except FileNotFoundError as e:
         return res.fail(str(e))
     try:
+        if prelaunch:
+            g.connect()
+            for k, slot in enumerate(free_slots(g.qmp)[:prelaunch]):
+                try:
+                    device_add_cpu(g.qmp, slot, f"pcpu{k}")
+                except QMPError as e:
+                    return res.fail(f"device_add of a CPU before the guest first ran "
+                                    f"(-S) refused: {e.desc}")
+                st = g.qmp.cmd("qom-get", path=f"/machine/peripheral/pcpu{k}",
+                               property="x-hotplug-park")
+                if st != 0:
+                    return res.fail(f"a CPU added before the guest first ran is parked "
+                                    f"(state {st}); it is a cold CPU")
+            g.qmp.cmd("cont")
         hit = g.wait_line(r"E2E: READY ncpus=(\d+)", boot_timeout)
         if not hit:
             return res.fail(f"guest did not boot within {boot_timeout:.0f} s",
                             ["qemu stderr: " + s for s in g.stderr[-5:]] +
                             ["last serial lines:"] + ["  | " + s for s in g.tail()])
         res.boot = hit[0] - g.t0
-        want = int(smp.split(",")[0])
+        want = int(smp.split(",")[0]) + prelaunch
         if int(hit[1].group(1)) != want:
             return res.fail(f"guest booted with {hit[1].group(1)} CPUs online, expected {want}")
-        g.connect()
+        if not g.qmp:
+            g.connect()
         res.features = negotiated_features(g.qmp)
         want_features = FIRMWARE[fw].get("expect_features")
         if want_features is not None and res.features != want_features:
@@ -493,7 +513,7 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
                 if not g.wait_line(r"E2E: HB", 10, g.mark()):
                     return res.fail("guest stopped after the refused device_add",
                                     g.diagnose(since))
-                if len(g.qmp.cmd("query-cpus-fast")) != int(smp.split(",")[0]):
+                if len(g.qmp.cmd("query-cpus-fast")) != want:
                     return res.fail("a CPU was added despite the refusal")
                 res.ok = True
                 res.detail = "device_add refused as expected: " + err
@@ -536,7 +556,7 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
             # The guest saw the removal; QEMU must have dropped the vCPU too.
             end = time.monotonic() + cpu_timeout
             while time.monotonic() < end:
-                if len(g.qmp.cmd("query-cpus-fast")) == 1:
+                if len(g.qmp.cmd("query-cpus-fast")) == want:
                     break
                 time.sleep(0.05)
             else:
@@ -612,7 +632,11 @@ SCENARIOS = {
     "add1-paused": ("hot-add 1 CPU while the VM is stopped, then continue", "1,maxcpus=4"),
     "smp2-add1": ("boot with 2 CPUs, hot-add 1", "2,maxcpus=4"),
     "smp4-add1": ("boot with 4 CPUs, hot-add 1", "4,maxcpus=8"),
+    "prelaunch-add2": ("start paused (-S), device_add 2 CPUs, cont; hot-add 1 more",
+                       "1,maxcpus=4"),
 }
+# run only for the firmware that lists them in "scenarios"
+EXPLICIT_SCENARIOS = ("prelaunch-add2",)
 
 
 # scenarios run for the firmware variants that only flip a property
@@ -626,6 +650,8 @@ def all_names():
             if "scenarios" in f:
                 if sc in f["scenarios"]:
                     names.append(f"{fw}-{sc}")
+            elif sc in EXPLICIT_SCENARIOS:
+                continue
             elif "expect_refused" in f:
                 if sc == "add1":
                     names.append(f"{fw}-{sc}")
