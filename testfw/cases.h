@@ -25,5 +25,6 @@ void case_hold_io_during_release(void);
 void case_hold_tsc(void);
 void case_parking_decode(void);
 void case_parking_racing_selector(void);
+void case_hold_device_interrupts(void);
 
 #endif

@@ -261,6 +261,40 @@ int fw_cfg_write_file(const char *name, const void *buf, int len)
     return (bswap32(dma[0]) & 0x01) ? -1 : len;            /* error bit */
 }
 
+/*
+ * The fw_cfg device writes bytes @offset..@offset + @len of a file to
+ * guest-physical @addr by DMA, as any device would: a DMA write to the
+ * MSI window (0xfee00000 + dest << 12) is an MSI.
+ */
+int fw_cfg_dma_file_to(const char *name, uint32_t offset, uint32_t addr,
+                       int len)
+{
+    static volatile uint32_t dma[4] __attribute__((aligned(16)));
+    uint32_t size;
+    int sel = fw_cfg_find(name, &size);
+
+    if (sel < 0 || offset + len > size) {
+        return -1;
+    }
+    /* select and skip to @offset, then read to @addr */
+    dma[0] = bswap32((uint32_t)sel << 16 | 0x08 | 0x04);
+    dma[1] = bswap32(offset);
+    dma[2] = 0;
+    dma[3] = 0;
+    outl(0x514, 0);
+    outl(0x518, bswap32((uint32_t)(uintptr_t)dma));
+    if (bswap32(dma[0]) & 0x01) {
+        return -1;
+    }
+    dma[0] = bswap32(0x02);
+    dma[1] = bswap32(len);
+    dma[2] = 0;
+    dma[3] = bswap32(addr);
+    outl(0x514, 0);
+    outl(0x518, bswap32((uint32_t)(uintptr_t)dma));
+    return (bswap32(dma[0]) & 0x01) ? -1 : len;
+}
+
 int fw_cfg_read_file(const char *name, void *buf, int len)
 {
     uint32_t size;

@@ -23,6 +23,7 @@ static const struct {
     { "hold-tsc", case_hold_tsc },
     { "parking-decode", case_parking_decode },
     { "parking-racing-selector", case_parking_racing_selector },
+    { "hold-device-interrupts", case_hold_device_interrupts },
 };
 
 void main(void)

@@ -906,3 +906,118 @@ void case_parking_racing_selector(void)
           "0x%x for it last", r, s3);
     MB(JOB_PAUSE) = 0;
 }
+
+/* The MSI data the runner puts in fw_cfg opt/testfw/msi, in this order */
+static const struct {
+    const char *name;
+    uint32_t data;
+} msi_kinds[] = {
+    { "INIT", 0x500 },
+    { "SMI", 0x200 },
+    { "NMI", 0x400 },
+    { "StartUp", 0x600 | OS_VECTOR },
+    { "fixed", 0x40 },
+};
+
+#define IOAPIC_BASE     0xfec00000
+#define PIT_PIN         2               /* ISA IRQ 0 on q35 */
+
+static void ioapic_write(uint32_t reg, uint32_t v)
+{
+    mmio_write32(IOAPIC_BASE, reg);
+    mmio_write32(IOAPIC_BASE + 0x10, v);
+}
+
+/* Route the PIT's pin to APIC ID @dest with @low (mode, vector), or mask. */
+static void ioapic_route_pit(uint8_t dest, uint32_t low)
+{
+    ioapic_write(0x10 + 2 * PIT_PIN + 1, (uint32_t)dest << 24);
+    ioapic_write(0x10 + 2 * PIT_PIN, low);
+}
+
+/*
+ * -smp 1,maxcpus=2: interrupts a device sends to a parked CPU are held and
+ * dropped like those another CPU sends: MSIs (fw_cfg DMA writes into the
+ * MSI window, as any bus-master device's MSI) with delivery mode INIT,
+ * SMI, NMI, StartUp and fixed, and IOAPIC-routed PIT ticks with modes
+ * fixed, NMI, INIT and SMI.  The CPU runs nothing, and after the unpark a
+ * bare SIPI starts it with nothing pending.
+ */
+void case_hold_device_interrupts(void)
+{
+    static const uint32_t pit_modes[] = { 0x40, 0x400, 0x500, 0x200 };
+    uint32_t i;
+    int ok;
+
+    if (!setup(1)) {
+        return;
+    }
+    for (i = 0; i < sizeof(msi_kinds) / sizeof(msi_kinds[0]); i++) {
+        ok = fw_cfg_dma_file_to("opt/testfw/msi", 4 * i,
+                                APIC_BASE | 1 << 12, 4);
+        udelay(WINDOW / 4);
+        check(i == 0 ? "msi-init-held" : i == 1 ? "msi-smi-held" :
+              i == 2 ? "msi-nmi-held" : i == 3 ? "msi-startup-held" :
+              "msi-fixed-held",
+              ok == 4 && MB(MB_TRAMP_COUNT) == 0 && entries(1) == 0 &&
+              MB(MB_STRAY) == 0 && MB(MB_AP_RESET) == 0,
+              "MSI %s (data 0x%x, DMA %d): trampoline starts %u, SMM "
+              "entries %u, stray interrupts %u, reset-vector runs %u",
+              msi_kinds[i].name, msi_kinds[i].data, ok, MB(MB_TRAMP_COUNT),
+              entries(1), MB(MB_STRAY), MB(MB_AP_RESET));
+    }
+
+    /* the PIT at about 1 kHz, through the IOAPIC to the parked CPU */
+    outb(0x43, 0x34);
+    outb(0x40, 1193 & 0xff);
+    outb(0x40, 1193 >> 8);
+    for (i = 0; i < 4; i++) {
+        ioapic_route_pit(1, pit_modes[i]);
+        udelay(WINDOW / 4);
+        ioapic_route_pit(1, 1 << 16);
+    }
+    outb(0x43, 0x30);                   /* mode 0, no count: quiet */
+    check("ioapic-held", MB(MB_TRAMP_COUNT) == 0 && entries(1) == 0 &&
+          MB(MB_STRAY) == 0 && MB(MB_AP_RESET) == 0 &&
+          (status_of(1) & ST_PARKED),
+          "after PIT ticks routed as fixed, NMI, INIT, SMI: trampoline "
+          "starts %u, SMM entries %u, stray interrupts %u, reset-vector "
+          "runs %u, status 0x%x", MB(MB_TRAMP_COUNT), entries(1),
+          MB(MB_STRAY), MB(MB_AP_RESET), status_of(1));
+    con_printf("TESTFW: PARKED-REGS 1\n");
+    udelay(WINDOW);
+
+    firmware_relocate("unparked", 1, 0x40000, true);
+    udelay(WINDOW);
+    ran_nothing(1, "idle-after-unpark");
+    apic_ipi(1, ICR_SIPI | OS_VECTOR);
+    check("starts-at-os-vector", wait_change(&MB(MB_TRAMP_COUNT), 0, SECOND),
+          "the CPU did not start at the OS's vector");
+    udelay(WINDOW);
+    check("nothing-pending-after-unpark", entries(1) == 0 && MB(MB_STRAY) == 0,
+          "after the SIPI: %u SMM entries, %u stray interrupts", entries(1),
+          MB(MB_STRAY));
+    /* control: the same MSI (fixed) reaches the running CPU */
+    ok = fw_cfg_dma_file_to("opt/testfw/msi", 16, APIC_BASE | 1 << 12, 4);
+    for (i = 0; i < 100 && MB(MB_STRAY) < 1; i++) {
+        udelay(10000);
+    }
+    check("control-msi-taken-when-running", ok == 4 && MB(MB_STRAY) == 1,
+          "the running CPU took %u fixed MSIs of 1 (DMA %d)", MB(MB_STRAY), ok);
+    /*
+     * control: PIT ticks routed to it as fixed interrupts reach it (vector
+     * 0x50: the stray handler sends no EOI, 0x40 is still in service)
+     */
+    outb(0x43, 0x34);
+    outb(0x40, 1193 & 0xff);
+    outb(0x40, 1193 >> 8);
+    ioapic_route_pit(1, 0x50);
+    for (i = 0; i < 100 && MB(MB_STRAY) < 2; i++) {
+        udelay(10000);
+    }
+    ioapic_route_pit(1, 1 << 16);
+    outb(0x43, 0x30);
+    check("control-ioapic-taken-when-running", MB(MB_STRAY) >= 2,
+          "the running CPU took %u PIT ticks routed to it",
+          MB(MB_STRAY) - 1);
+}

@@ -80,6 +80,8 @@ bool wait_change(volatile uint32_t *p, uint32_t old, uint32_t timeout_us);
 /* fw_cfg: read a named file into buf; returns its size or -1 */
 int fw_cfg_read_file(const char *name, void *buf, int len);
 int fw_cfg_write_file(const char *name, const void *buf, int len);
+int fw_cfg_dma_file_to(const char *name, uint32_t offset, uint32_t addr,
+                       int len);
 
 /* local APIC */
 #define APIC_BASE       0xfee00000

@@ -25,6 +25,7 @@ import os
 import re
 import select
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -75,10 +76,18 @@ CASES = {
     "parking-decode": (
         "SMM write decode: SMBASE widths, commands 5+, out-of-range selector, unpark with other bits",
         ["-smp", "1,maxcpus=2"] + PARKING),
+    "hold-device-interrupts": (
+        "MSIs (DMA) and IOAPIC-routed interrupts of every delivery mode to a parked CPU are dropped",
+        ["-smp", "1,maxcpus=2"] + PARKING),
     "parking-racing-selector": (
         "an OS CPU outside SMM flips selector and command while SMM sets SMBASEs and unparks",
         ["-smp", "1,maxcpus=4"] + PARKING),
 }
+# opt/testfw/msi: MSI data with delivery mode INIT, SMI, NMI, StartUp
+# (vector 0x0a, the OS's AP code) and fixed (vector 0x40), as
+# hold-device-interrupts sends them by DMA (testfw/parking.c, msi_kinds)
+MSI_DATA = (0x500, 0x200, 0x400, 0x600 | 0x0a, 0x40)
+
 # run again with -accel kvm where the host's KVM supports SMM, else nested
 # (tests/nested): every case; KVM's own SMM handling (INIT held in SMM, an
 # SMI pending in wait-for-SIPI) as much as parking
@@ -229,12 +238,17 @@ def run_case(qemu, name, extra, timeout=60, accel="tcg", fw=None):
     command line and the fw_cfg file opt/testfw/migrated)."""
     tmp = tempfile.mkdtemp(prefix="testfw-")
     sock = os.path.join(tmp, "qmp.sock")
+    # every case gets opt/testfw/msi: MSI data words a device can send
+    msi = os.path.join(tmp, "msi")
+    with open(msi, "wb") as f:
+        f.write(struct.pack("<5I", *MSI_DATA))
     args = [qemu, "-machine", "q35,smm=on", "-accel", accel, "-nodefaults",
             "-display", "none", "-bios", fw or FW,
             "-chardev", "stdio,id=dbg", "-device", "isa-debugcon,iobase=0x402,chardev=dbg",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
             "-qmp", f"unix:{sock},server=on,wait=off",
-            "-fw_cfg", f"name=opt/testfw/case,string={name}"] + extra
+            "-fw_cfg", f"name=opt/testfw/case,string={name}",
+            "-fw_cfg", f"name=opt/testfw/msi,file={msi}"] + extra
 
     def spawn(more=()):
         return subprocess.Popen(args + list(more), stdin=subprocess.DEVNULL,
