@@ -91,6 +91,24 @@ FIRMWARE.update({
         **OUR_OVMF_FILES,
         extra=[], expect_features=0x7),
 })
+# The firmware's error paths, reached with ICH9-LPC.x-smi-parking-fault
+# (testing only): a CPU whose SMBASE cannot be set stays parked, the guest
+# never sees it and QMP reports the failed insertion (ACPI_DEVICE_OST,
+# status 1); a hot-added CPU that reads as not parked although parking is
+# negotiated is ejected by the firmware (fail closed), and the guest goes on.
+FIRMWARE.update({
+    "ovmf-parking-fault-smbase": dict(
+        FIRMWARE["ovmf-parking"], desc="our OVMF, parking, SMBASE writes refused (fault 2)",
+        extra=FIRMWARE["ovmf-parking"]["extra"] +
+        ["-global", "ICH9-LPC.x-smi-parking-fault=2"],
+        expect_unparked=False, expect_stays_parked=True, scenarios=("add1",)),
+    "ovmf-parking-fault-controls": dict(
+        FIRMWARE["ovmf-parking"], desc="our OVMF, parking, controls hidden (fault 1)",
+        extra=FIRMWARE["ovmf-parking"]["extra"] +
+        ["-global", "ICH9-LPC.x-smi-parking-fault=1"],
+        expect_unparked=False, expect_ejected=True, scenarios=("add1",)),
+})
+
 # the same under KVM, where parking keeps the vCPU out of KVM_RUN; runs only
 # where KVM supports SMM (kvm_smm_missing), else reported skipped
 FIRMWARE["ovmf-parking-kvm"] = dict(
@@ -491,6 +509,9 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
             res.times.append(hit[0] - t)
             return None
 
+        if FIRMWARE[fw].get("expect_stays_parked") or FIRMWARE[fw].get("expect_ejected"):
+            return fault_scenario(g, res, slots[0], want, cpu_timeout)
+
         since = g.mark()
         starts = []
         refused = FIRMWARE[fw].get("expect_refused")
@@ -621,6 +642,60 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
                         ["last serial lines:"] + ["  | " + s for s in g.tail()])
     finally:
         g.close()
+
+
+def fault_scenario(g, res, slot, want, cpu_timeout):
+    """One hot-add that the firmware cannot complete (x-smi-parking-fault):
+    the guest must never get the CPU and must go on; a CPU left parked is
+    reported through ACPI_DEVICE_OST (status 1) and device_del removes it;
+    a CPU that is not parked is ejected by the firmware."""
+    fw = g.fw
+    since = g.mark()
+    try:
+        device_add_cpu(g.qmp, slot, "hcpu0")
+    except QMPError as e:
+        return res.fail(f"device_add refused: {e.desc}")
+    if fw.get("expect_stays_parked"):
+        end = time.monotonic() + cpu_timeout
+        ost = None
+        while time.monotonic() < end and ost is None:
+            g.qmp.poll_events()
+            ost = next((e for e in g.qmp.events if e.get("event") == "ACPI_DEVICE_OST"), None)
+            time.sleep(0.1)
+        if ost is None:
+            return res.fail(f"no ACPI_DEVICE_OST within {cpu_timeout:.0f} s of device_add",
+                            g.diagnose(since))
+        info = ost["data"]["info"]
+        if info.get("status") != 1 or info.get("device") != "hcpu0":
+            return res.fail(f"ACPI_DEVICE_OST reports {info}, expected hcpu0 with status 1")
+        st = g.qmp.cmd("qom-get", path="/machine/peripheral/hcpu0", property="x-hotplug-park")
+        if st == 0:
+            return res.fail("the CPU is not parked any more")
+    else:
+        end = time.monotonic() + cpu_timeout
+        while time.monotonic() < end and len(g.qmp.cmd("query-cpus-fast")) != want:
+            time.sleep(0.1)
+        if len(g.qmp.cmd("query-cpus-fast")) != want:
+            return res.fail(f"the firmware did not eject the CPU within {cpu_timeout:.0f} s",
+                            g.diagnose(since))
+    time.sleep(2)
+    if g.wait_line(r"E2E: CPU(\d+) ONLINE", 0, since):
+        return res.fail("the guest onlined the CPU", g.diagnose(since))
+    why = alive(g, "after the failed hot-add")
+    if why:
+        return res.fail(why, g.diagnose(since))
+    if fw.get("expect_stays_parked"):
+        try:
+            g.qmp.cmd("device_del", id="hcpu0")
+        except QMPError as e:
+            return res.fail(f"device_del of the parked CPU refused: {e.desc}")
+        if len(g.qmp.cmd("query-cpus-fast")) != want:
+            return res.fail("device_del did not remove the parked CPU at once")
+        res.detail = "stayed parked, ACPI_DEVICE_OST status 1, removed by device_del"
+    else:
+        res.detail = "not parked: ejected by the firmware, the guest went on"
+    res.ok = True
+    return res
 
 
 # name -> (description, -smp at boot)

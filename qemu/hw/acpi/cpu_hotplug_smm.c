@@ -59,7 +59,8 @@ static void update_controls(SmiNegotiation *s)
 {
     if (s->cpuhp) {
         s->cpuhp->smm_controls =
-            smi_negotiated(s, ICH9_LPC_SMI_F_CPU_HOTPLUG_PARKING_BIT);
+            smi_negotiated(s, ICH9_LPC_SMI_F_CPU_HOTPLUG_PARKING_BIT) &&
+            s->parking_fault != SMI_PARKING_FAULT_NO_CONTROLS ? s : NULL;
     }
 }
 
@@ -144,6 +145,19 @@ bool smi_negotiation_check_host(SmiNegotiation *s, bool smm_enabled,
         error_setg(errp, "x-smi-require-parking needs "
                    "x-smi-cpu-hotplug-parking=on");
         return false;
+    }
+    if (s->parking_fault > SMI_PARKING_FAULT_NO_SMBASE ||
+        (s->parking_fault && !(f & F(CPU_HOTPLUG_PARKING)))) {
+        error_setg(errp, "x-smi-parking-fault must be 0, or 1 or 2 with "
+                   "x-smi-cpu-hotplug-parking=on");
+        error_append_hint(errp, "It breaks CPU hotplug on purpose, to test "
+                          "firmware; leave it at 0.\n");
+        return false;
+    }
+    if (s->parking_fault) {
+        warn_report("ICH9-LPC.x-smi-parking-fault=%u breaks CPU hotplug "
+                    "with parking on purpose (testing only)",
+                    s->parking_fault);
     }
     return true;
 }
@@ -465,6 +479,11 @@ static void set_smbase(CPUHotplugState *st, uint64_t data, unsigned size,
 {
     if (!smm_control_allowed(st, attrs, "SMBASE write not from SMM",
                              "SMBASE write to a CPU that is not parked")) {
+        return;
+    }
+    if (st->smm_controls->parking_fault == SMI_PARKING_FAULT_NO_SMBASE) {
+        trace_cpu_hotplug_smm_ignored(st->selector, "SMBASE write refused "
+                                      "(x-smi-parking-fault=2, testing)");
         return;
     }
     if (size != 4) {

@@ -440,6 +440,27 @@ static void test_parking_needs_smm(void)
     g_assert_nonnull(strstr(err, "Use -machine smm=on"));
 }
 
+/* QEMU refuses to start with @prop; its error contains @msg. */
+static void assert_start_refused(const char *prop, const char *msg)
+{
+    const char *argv[] = {
+        "timeout", "60", getenv("QTEST_QEMU_BINARY"),
+        "-machine", "q35,smm=on", "-accel", "tcg", "-nodefaults",
+        "-display", "none", "-S", "-global", prop, NULL
+    };
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(GError) gerr = NULL;
+    int status;
+
+    g_assert(argv[2]);
+    g_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH,
+                          NULL, NULL, &out, &err, &status, &gerr));
+    g_assert(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    g_assert_nonnull(strstr(err, msg));
+}
+
 /* One lock for both front ends, in both directions; reset clears it. */
 static void test_apm_sts_shared_lock(void)
 {
@@ -1199,6 +1220,28 @@ static void test_parking_s3(void)
     qtest_shutdown(qs);
 }
 
+/*
+ * x-smi-parking-fault (testing only) needs parking offered and is 0..2;
+ * with 1, a hot-added CPU is parked but the block shows it enabled and not
+ * parked, as a QEMU that does not park would.
+ */
+static void test_parking_fault(void)
+{
+    QFWCFG *fw_cfg;
+    QOSState *qs;
+
+    assert_start_refused("ICH9-LPC.x-smi-parking-fault=1",
+                         "x-smi-parking-fault must be 0, or 1 or 2 with "
+                         "x-smi-cpu-hotplug-parking=on");
+    qs = parking_boot(F_BROADCAST | F_HOTPLUG | F_PARKING, &fw_cfg,
+                      "-global ICH9-LPC.x-smi-parking-fault=1");
+    g_assert_cmpint(cpu_park_state(qs->qts, "hcpu"), ==, 1);
+    g_assert_cmphex(status_of_cpu(qs->qts, 1) &
+                    (CPHP_ST_ENABLED | CPHP_ST_PARKED), ==, CPHP_ST_ENABLED);
+    pc_fw_cfg_uninit(fw_cfg);
+    qtest_shutdown(qs);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1212,6 +1255,7 @@ int main(int argc, char **argv)
     qtest_add_func("/q35/smi/parking-not-offered", test_parking_not_offered);
     qtest_add_func("/q35/smi/parking/controls", test_parking_controls);
     qtest_add_func("/q35/smi/parking/needs-smm", test_parking_needs_smm);
+    qtest_add_func("/q35/smi/parking/fault", test_parking_fault);
     qtest_add_func("/q35/smi/parking/unplug", test_parking_unplug);
     qtest_add_func("/q35/smi/parking/migration", test_parking_migration);
     qtest_add_func("/q35/smi/parking/migration-to-old",

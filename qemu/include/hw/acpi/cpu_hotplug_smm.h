@@ -32,6 +32,7 @@ typedef struct SmiNegotiation {
     uint64_t host_features;
     bool apm_sts_enabled;           /* APM_STS front end on */
     bool require_parking;           /* refuse CPU hotplug without bit 3 */
+    uint8_t parking_fault;          /* testing only: SMI_PARKING_FAULT_* */
 
     /* fw_cfg front end: the contents of the etc/smi files */
     uint8_t host_features_le[8];    /* supported-features, read-only */
@@ -47,6 +48,17 @@ typedef struct SmiNegotiation {
     /* the CPU hotplug block whose parking controls a negotiation turns on */
     CPUHotplugState *cpuhp;
 } SmiNegotiation;
+
+/*
+ * x-smi-parking-fault, for testing the firmware's error paths only: with
+ * parking negotiated, hot-added CPUs are parked but the block does not
+ * show the parking controls (NO_CONTROLS: the firmware sees an enabled CPU
+ * that is not parked), or SMBASE writes are refused (NO_SMBASE: the CPU
+ * stays parked).  Never use it otherwise.
+ */
+#define SMI_PARKING_FAULT_NONE          0
+#define SMI_PARKING_FAULT_NO_CONTROLS   1
+#define SMI_PARKING_FAULT_NO_SMBASE     2
 
 /* Check the host configuration; call from realize. */
 bool smi_negotiation_check_host(SmiNegotiation *s, bool smm_enabled,
