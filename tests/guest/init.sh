@@ -10,6 +10,9 @@
 #   E2E: CPU<n> REMOVED           a CPU went away (hot-unplug)
 #   E2E: HB smi C=N ...           heartbeat every e2e.hb polls (0 = off), with
 #                                 each online CPU's SMI count (MSR_SMI_COUNT)
+#   E2E: SUSPEND ncpus=N          (e2e.s3=N) N CPUs are online for the first
+#                                 time: the guest suspends to RAM (S3)
+#   E2E: RESUMED rc=R ncpus=N     it is back (R: the exit status of the write)
 #   KLOG: ...                     new kernel log lines
 /bin/busybox mkdir -p /proc /sys /dev /tmp
 /bin/busybox --install -s /bin
@@ -17,11 +20,12 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 
-poll=0.05 hb=0
+poll=0.05 hb=0 s3=0
 for a in $(cat /proc/cmdline); do
     case "$a" in
         e2e.poll=*) poll=${a#e2e.poll=} ;;
         e2e.hb=*) hb=${a#e2e.hb=} ;;
+        e2e.s3=*) s3=${a#e2e.s3=} ;;
     esac
 done
 
@@ -68,6 +72,14 @@ while true; do
     if [ "$k" -gt "$klines" ]; then
         dmesg | tail -n $((k - klines)) | sed 's/^/KLOG: /'
         klines=$k
+    fi
+    online=$(grep -c ^processor /proc/cpuinfo)
+    if [ "$s3" -gt 0 ] && [ "$online" -ge "$s3" ]; then
+        s3=0
+        echo "E2E: SUSPEND ncpus=$online"
+        echo mem > /sys/power/state
+        rc=$?
+        echo "E2E: RESUMED rc=$rc ncpus=$(grep -c ^processor /proc/cpuinfo)"
     fi
     n=$((n + 1))
     if [ "$hb" -gt 0 ] && [ $((n % hb)) -eq 0 ]; then echo "E2E: HB smi$(smis)"; fi

@@ -54,13 +54,33 @@ static char *describe(uint64_t features)
     return g_string_free(s, false);
 }
 
-/* Parking negotiated: the CPU hotplug block's parking controls are on. */
+static bool any_cpu_parked(void)
+{
+    CPUState *cpu;
+
+    CPU_FOREACH(cpu) {
+        if (cpu_hold_state(cpu) != CPU_HOLD_NONE) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The CPU hotplug block's parking controls are on while parking is
+ * negotiated, and while a CPU is still parked: an S3 wakeup resets the
+ * negotiation (the firmware's resume path negotiates again, late) but
+ * keeps CPUs parked, and the firmware must not count or start them
+ * meanwhile.
+ */
 static void update_controls(SmiNegotiation *s)
 {
+    bool on = smi_negotiated(s, ICH9_LPC_SMI_F_CPU_HOTPLUG_PARKING_BIT) ||
+              any_cpu_parked();
+
     if (s->cpuhp) {
         s->cpuhp->smm_controls =
-            smi_negotiated(s, ICH9_LPC_SMI_F_CPU_HOTPLUG_PARKING_BIT) &&
-            s->parking_fault != SMI_PARKING_FAULT_NO_CONTROLS ? s : NULL;
+            on && s->parking_fault != SMI_PARKING_FAULT_NO_CONTROLS ? s : NULL;
     }
 }
 

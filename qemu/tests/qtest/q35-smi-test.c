@@ -1198,6 +1198,9 @@ static void test_parking_s3(void)
     g_assert_cmphex(cpu_hold_smbase(qts, "hcpu"), ==, 0x30000);
     /* the wakeup reset the negotiation: the firmware's resume redoes it */
     g_assert_cmphex(negotiated_features(qts), ==, 0);
+    /* meanwhile the resume path must not count or start the parked CPU */
+    g_assert_cmphex(status_of_cpu(qts, 1) & (CPHP_ST_ENABLED | CPHP_ST_PARKED),
+                    ==, CPHP_ST_PARKED);
     g_assert_cmpint(negotiate(qs, fw_cfg, F_BROADCAST | F_HOTPLUG | F_PARKING),
                     ==, 1);
     g_assert_cmphex(status_of_cpu(qts, 1) & (CPHP_ST_ENABLED | CPHP_ST_PARKED),
