@@ -141,6 +141,26 @@ static bool ran_nothing(int apic, const char *name)
 }
 
 /*
+ * After the unpark of CPU @apic: it runs nothing (@idle) until a bare SIPI
+ * (no INIT, which would drop some of it too) starts it at the OS's vector
+ * (@starts) with nothing pending: no SMM entry, no interrupt (@clean).
+ */
+static void starts_clean(int apic, const char *idle, const char *starts,
+                         const char *clean)
+{
+    udelay(WINDOW);
+    ran_nothing(apic, idle);
+    apic_ipi(apic, ICR_SIPI | OS_VECTOR);
+    check(starts, wait_change(&MB(MB_TRAMP_COUNT), 0, SECOND),
+          "the CPU did not start at the OS's vector");
+    udelay(WINDOW);
+    check(clean, entries(apic) == 0 && MB(MB_STRAY) == 0,
+          "after the SIPI: %u SMM entries (saved CS:IP %x:%x), %u stray "
+          "interrupts", entries(apic), MB(MB_SMM_CS), MB(MB_SMM_RIP),
+          MB(MB_STRAY));
+}
+
+/*
  * From SMM: select CPU @sel, set its SMBASE to @smbase and read it back,
  * unpark it if @unpark; checks the handler ran every step.
  */
@@ -282,17 +302,8 @@ void case_parking(void)
      * bare SIPI (no INIT, which would drop some of it too) starts it with
      * nothing pending: no SMM entry, no interrupt.
      */
-    udelay(WINDOW);
-    ran_nothing(1, "p7-idle-after-unpark");
-    apic_ipi(1, ICR_SIPI | OS_VECTOR);
-    check("p10-starts-at-os-vector", wait_change(&MB(MB_TRAMP_COUNT), 0, SECOND),
-          "the CPU did not start at the OS's vector");
-    udelay(WINDOW);
-    check("p7-nothing-pending-after-unpark",
-          entries(1) == 0 && MB(MB_STRAY) == 0,
-          "after the SIPI: %u SMM entries (saved CS:IP %x:%x), %u stray "
-          "interrupts", entries(1), MB(MB_SMM_CS), MB(MB_SMM_RIP),
-          MB(MB_STRAY));
+    starts_clean(1, "p7-idle-after-unpark", "p10-starts-at-os-vector",
+                 "p7-nothing-pending-after-unpark");
 
     /* its next SMI enters at the firmware's SMBASE */
     e1 = entries(1);
@@ -820,6 +831,21 @@ static void racer_pause(bool pause)
     }
 }
 
+/*
+ * Queue select @sel, command 4, SMBASE @smbase and its read-back (7 ops),
+ * with pauses between the steps that leave the racer the BQL.
+ */
+static void race_set_smbase(int sel, uint32_t smbase)
+{
+    op(OP_OUTL, CPHP_BASE, sel);
+    op(OP_DELAY, 0, RACE_PAUSES);
+    op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
+    op(OP_DELAY, 0, RACE_PAUSES);
+    op(OP_OUTL, CPHP_DATA, smbase);
+    op(OP_DELAY, 0, RACE_PAUSES);
+    op(OP_INL, CPHP_DATA, 0);
+}
+
 /* From SMM, with the racer paused: the SMBASE of parked CPU @sel */
 static uint32_t smm_smbase_of(int sel)
 {
@@ -854,21 +880,8 @@ void case_parking_racing_selector(void)
     for (round = 0; round < RACE_ROUNDS; round++) {
         s2 = 0x100000 + 0x20000 * round;
         s3 = s2 + 0x10000;
-        /* pauses between the steps leave the racer the BQL */
-        op(OP_OUTL, CPHP_BASE, 2);
-        op(OP_DELAY, 0, RACE_PAUSES);
-        op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
-        op(OP_DELAY, 0, RACE_PAUSES);
-        op(OP_OUTL, CPHP_DATA, s2);
-        op(OP_DELAY, 0, RACE_PAUSES);
-        op(OP_INL, CPHP_DATA, 0);               /* 6 */
-        op(OP_OUTL, CPHP_BASE, 3);
-        op(OP_DELAY, 0, RACE_PAUSES);
-        op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
-        op(OP_DELAY, 0, RACE_PAUSES);
-        op(OP_OUTL, CPHP_DATA, s3);
-        op(OP_DELAY, 0, RACE_PAUSES);
-        op(OP_INL, CPHP_DATA, 0);               /* 13 */
+        race_set_smbase(2, s2);                 /* read back: op 6 */
+        race_set_smbase(3, s3);                 /* op 13 */
         if (!smm_run() || op_result(6) != s2 || op_result(13) != s3) {
             bad++;
         }
@@ -988,15 +1001,8 @@ void case_hold_device_interrupts(void)
     udelay(WINDOW);
 
     firmware_relocate("unparked", 1, 0x40000, true);
-    udelay(WINDOW);
-    ran_nothing(1, "idle-after-unpark");
-    apic_ipi(1, ICR_SIPI | OS_VECTOR);
-    check("starts-at-os-vector", wait_change(&MB(MB_TRAMP_COUNT), 0, SECOND),
-          "the CPU did not start at the OS's vector");
-    udelay(WINDOW);
-    check("nothing-pending-after-unpark", entries(1) == 0 && MB(MB_STRAY) == 0,
-          "after the SIPI: %u SMM entries, %u stray interrupts", entries(1),
-          MB(MB_STRAY));
+    starts_clean(1, "idle-after-unpark", "starts-at-os-vector",
+                 "nothing-pending-after-unpark");
     /* control: the same MSI (fixed) reaches the running CPU */
     ok = fw_cfg_dma_file_to("opt/testfw/msi", 16, APIC_BASE | 1 << 12, 4);
     for (i = 0; i < 100 && MB(MB_STRAY) < 1; i++) {

@@ -414,38 +414,15 @@ static void test_parking_not_offered(void)
 }
 
 /*
- * Parking offered on a machine without SMM: no SMI handler could ever
- * unpark a CPU, so QEMU refuses to start and says what to change.  (With
- * KVM on a host without SMM support this is the error users get.)
+ * QEMU refuses to start as -machine @machine with -global @prop; its error
+ * contains @msg (and @hint, unless NULL).
  */
-static void test_parking_needs_smm(void)
+static void assert_start_refused(const char *machine, const char *prop,
+                                 const char *msg, const char *hint)
 {
     const char *argv[] = {
         "timeout", "60", getenv("QTEST_QEMU_BINARY"),
-        "-machine", "q35,smm=off", "-accel", "tcg", "-nodefaults",
-        "-display", "none", "-S", "-global",
-        "ICH9-LPC.x-smi-cpu-hotplug-parking=on", NULL
-    };
-    g_autofree char *out = NULL;
-    g_autofree char *err = NULL;
-    g_autoptr(GError) gerr = NULL;
-    int status;
-
-    g_assert(argv[2]);
-    g_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH,
-                          NULL, NULL, &out, &err, &status, &gerr));
-    g_assert(WIFEXITED(status));
-    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
-    g_assert_nonnull(strstr(err, "CPU hotplug with parking needs SMM"));
-    g_assert_nonnull(strstr(err, "Use -machine smm=on"));
-}
-
-/* QEMU refuses to start with @prop; its error contains @msg. */
-static void assert_start_refused(const char *prop, const char *msg)
-{
-    const char *argv[] = {
-        "timeout", "60", getenv("QTEST_QEMU_BINARY"),
-        "-machine", "q35,smm=on", "-accel", "tcg", "-nodefaults",
+        "-machine", machine, "-accel", "tcg", "-nodefaults",
         "-display", "none", "-S", "-global", prop, NULL
     };
     g_autofree char *out = NULL;
@@ -459,6 +436,7 @@ static void assert_start_refused(const char *prop, const char *msg)
     g_assert(WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), ==, 1);
     g_assert_nonnull(strstr(err, msg));
+    g_assert(!hint || strstr(err, hint));
 }
 
 /* One lock for both front ends, in both directions; reset clears it. */
@@ -655,28 +633,26 @@ static void test_device_del_policy(void)
 #define CPHP_CMD_GET_ID 3
 #define CPHP_CMD_SMBASE 4
 
-static uint64_t cpu_park_state(QTestState *qts, const char *id)
+/* A read-only property of the hot-added CPU @id */
+static uint64_t cpu_prop(QTestState *qts, const char *id, const char *prop)
 {
     g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
     QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments':"
-                           " {'path': %s, 'property': 'x-hotplug-park'}}",
-                           path);
+                           " {'path': %s, 'property': %s}}", path, prop);
     uint64_t v = qdict_get_int(rsp, "return");
 
     qobject_unref(rsp);
     return v;
 }
 
+static uint64_t cpu_park_state(QTestState *qts, const char *id)
+{
+    return cpu_prop(qts, id, "x-hotplug-park");
+}
+
 static uint64_t cpu_hold_smbase(QTestState *qts, const char *id)
 {
-    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
-    QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments':"
-                           " {'path': %s, 'property': 'x-hotplug-smbase'}}",
-                           path);
-    uint64_t v = qdict_get_int(rsp, "return");
-
-    qobject_unref(rsp);
-    return v;
+    return cpu_prop(qts, id, "x-hotplug-smbase");
 }
 
 static uint8_t status_of_cpu(QTestState *qts, uint32_t sel)
@@ -865,12 +841,12 @@ static void test_parking_migration(void)
 /*
  * Boot with parking offered and @features negotiated, hot-add a CPU if
  * @add, migrate to a file and load that into the QEMU named by the
- * environment variable @qemu_env, started with @dst_args (and the CPU) and
+ * environment variable @qemu_env, started with the CPU and
  * exit-on-error=false, so it stays up.  Returns the destination's final
  * migration status; *@desc gets its error-desc.
  */
-static char *migrate_to(const char *qemu_env, const char *dst_args,
-                        uint64_t features, bool add, char **desc)
+static char *migrate_to(const char *qemu_env, uint64_t features, bool add,
+                        char **desc)
 {
     g_autofree char *tmp = g_dir_make_tmp("q35-smi-test-XXXXXX", NULL);
     g_autofree char *uri = g_strdup_printf("file:%s/state", tmp);
@@ -891,8 +867,7 @@ static char *migrate_to(const char *qemu_env, const char *dst_args,
     pc_fw_cfg_uninit(fw_cfg);
     qtest_shutdown(qs);
 
-    args = g_strdup_printf("-machine q35 -smp 1,maxcpus=2 %s%s"
-                           " -incoming defer", dst_args,
+    args = g_strdup_printf("-machine q35 -smp 1,maxcpus=2%s -incoming defer",
                            add ? " -device qemu64-x86_64-cpu,id=hcpu,"
                            "socket-id=0,core-id=1,thread-id=0" : "");
     dst = qtest_init_with_env(qemu_env, args, true);
@@ -926,74 +901,60 @@ static char *migrate_to(const char *qemu_env, const char *dst_args,
 }
 
 /*
+ * Migrate to the QEMU named by @env: a guest whose firmware negotiated
+ * parking, with and without a parked CPU, must be refused; the same guest
+ * with parking offered but not negotiated must migrate.
+ */
+static void assert_parking_migrations(const char *env)
+{
+    static const struct {
+        const char *what;
+        uint64_t features;
+        bool add;
+        const char *want;
+    } cases[] = {
+        { "parked CPU", F_BROADCAST | F_HOTPLUG | F_PARKING, true, "failed" },
+        { "parking negotiated, no CPU", F_BROADCAST | F_HOTPLUG | F_PARKING,
+          false, "failed" },
+        { "not negotiated", F_BROADCAST | F_HOTPLUG, true, "completed" },
+    };
+    int i;
+
+    for (i = 0; i < ARRAY_SIZE(cases); i++) {
+        g_autofree char *desc = NULL;
+        g_autofree char *status = migrate_to(env, cases[i].features,
+                                             cases[i].add, &desc);
+
+        g_test_message("%s: %s (%s)", cases[i].what, status, desc);
+        g_assert_cmpstr(status, ==, cases[i].want);
+        if (!strcmp(cases[i].want, "failed")) {
+            g_assert_nonnull(strstr(desc, "load of migration failed"));
+        }
+    }
+}
+
+/*
  * A QEMU without parking (QTEST_QEMU_BINARY_NOPARK: Debian's build of the
- * same QEMU, without this series) must refuse a guest whose firmware
- * negotiated parking, with or without a parked CPU, instead of running
- * it: it knows neither the cpu/hotplug_hold nor the ICH9LPC/smi_parking
- * subsection, so loading fails.  The same guest with parking offered but
- * not negotiated migrates to it.
+ * same QEMU, without this series) knows neither the cpu/hotplug_hold nor
+ * the ICH9LPC/smi_parking subsection, so loading fails.
  */
 static void test_parking_migration_to_old(void)
 {
-    g_autofree char *status = NULL;
-    g_autofree char *desc = NULL;
-    const char *env = "QTEST_QEMU_BINARY_NOPARK";
-
-    if (!getenv(env)) {
+    if (!getenv("QTEST_QEMU_BINARY_NOPARK")) {
         g_test_skip("QTEST_QEMU_BINARY_NOPARK (a QEMU without parking) "
                     "is not set");
         return;
     }
-    status = migrate_to(env, "", F_BROADCAST | F_HOTPLUG | F_PARKING, true,
-                        &desc);
-    g_test_message("parked CPU: %s (%s)", status, desc);
-    g_assert_cmpstr(status, ==, "failed");
-    g_assert_nonnull(strstr(desc, "load of migration failed"));
-    g_free(status);
-    g_free(desc);
-
-    status = migrate_to(env, "", F_BROADCAST | F_HOTPLUG | F_PARKING, false,
-                        &desc);
-    g_test_message("parking negotiated, no CPU: %s (%s)", status, desc);
-    g_assert_cmpstr(status, ==, "failed");
-    g_assert_nonnull(strstr(desc, "load of migration failed"));
-    g_free(status);
-    g_free(desc);
-
-    status = migrate_to(env, "", F_BROADCAST | F_HOTPLUG, true, &desc);
-    g_test_message("no CPU parked: %s (%s)", status, desc);
-    g_assert_cmpstr(status, ==, "completed");
+    assert_parking_migrations("QTEST_QEMU_BINARY_NOPARK");
 }
 
 /*
- * This QEMU started without x-smi-cpu-hotplug-parking refuses a guest
- * whose firmware negotiated parking, CPU parked or not: it does not
- * offer what was negotiated.  Without parking negotiated it accepts.
+ * This QEMU started without x-smi-cpu-hotplug-parking does not offer what
+ * was negotiated: the ICH9LPC/smi_feat post_load refuses it.
  */
 static void test_parking_migration_not_offered(void)
 {
-    g_autofree char *status = NULL;
-    g_autofree char *desc = NULL;
-    const char *env = "QTEST_QEMU_BINARY";
-
-    status = migrate_to(env, "", F_BROADCAST | F_HOTPLUG | F_PARKING, false,
-                        &desc);
-    g_test_message("parking negotiated, no CPU: %s (%s)", status, desc);
-    g_assert_cmpstr(status, ==, "failed");
-    g_assert_nonnull(strstr(desc, "load of migration failed"));
-    g_free(status);
-    g_free(desc);
-
-    status = migrate_to(env, "", F_BROADCAST | F_HOTPLUG | F_PARKING, true,
-                        &desc);
-    g_test_message("parked CPU: %s (%s)", status, desc);
-    g_assert_cmpstr(status, ==, "failed");
-    g_free(status);
-    g_free(desc);
-
-    status = migrate_to(env, "", F_BROADCAST | F_HOTPLUG, true, &desc);
-    g_test_message("not negotiated: %s (%s)", status, desc);
-    g_assert_cmpstr(status, ==, "completed");
+    assert_parking_migrations("QTEST_QEMU_BINARY");
 }
 
 /* Parking offered but not negotiated: CPUs are not parked, command 4 is
@@ -1224,6 +1185,19 @@ static void test_parking_s3(void)
 }
 
 /*
+ * Parking offered on a machine without SMM: no SMI handler could ever
+ * unpark a CPU, so QEMU refuses to start and says what to change.  (With
+ * KVM on a host without SMM support this is the error users get.)
+ */
+static void test_parking_needs_smm(void)
+{
+    assert_start_refused("q35,smm=off",
+                         "ICH9-LPC.x-smi-cpu-hotplug-parking=on",
+                         "CPU hotplug with parking needs SMM",
+                         "Use -machine smm=on");
+}
+
+/*
  * x-smi-parking-fault (testing only) needs parking offered and is 0..2;
  * with 1, a hot-added CPU is parked but the block shows it enabled and not
  * parked, as a QEMU that does not park would.
@@ -1233,9 +1207,9 @@ static void test_parking_fault(void)
     QFWCFG *fw_cfg;
     QOSState *qs;
 
-    assert_start_refused("ICH9-LPC.x-smi-parking-fault=1",
+    assert_start_refused("q35,smm=on", "ICH9-LPC.x-smi-parking-fault=1",
                          "x-smi-parking-fault must be 0, or 1 or 2 with "
-                         "x-smi-cpu-hotplug-parking=on");
+                         "x-smi-cpu-hotplug-parking=on", NULL);
     qs = parking_boot(F_BROADCAST | F_HOTPLUG | F_PARKING, &fw_cfg,
                       "-global ICH9-LPC.x-smi-parking-fault=1");
     g_assert_cmpint(cpu_park_state(qs->qts, "hcpu"), ==, 1);
