@@ -770,6 +770,19 @@ static void test_parking_controls(void)
     qtest_shutdown(qs);
 }
 
+/* device_del of parked CPU hcpu succeeds and removes it at once */
+static void assert_parked_cpu_removed(QTestState *qts)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'device_del', 'arguments':"
+                           " {'id': 'hcpu'}}");
+
+    g_assert(!qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(qts, "{'execute': 'query-cpus-fast'}");
+    g_assert_cmpint(qlist_size(qdict_get_qlist(rsp, "return")), ==, 1);
+    qobject_unref(rsp);
+}
+
 /* device_del of a CPU that is still parked removes it at once. */
 static void test_parking_unplug(void)
 {
@@ -778,17 +791,9 @@ static void test_parking_unplug(void)
                                 F_PARKING, &fw_cfg, NULL);
     QTestState *qts = qs->qts;
     QDict *rsp;
-    QList *cpus;
 
     g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
-    rsp = qtest_qmp(qts, "{'execute': 'device_del', 'arguments':"
-                    " {'id': 'hcpu'}}");
-    g_assert(!qdict_haskey(rsp, "error"));
-    qobject_unref(rsp);
-    rsp = qtest_qmp(qts, "{'execute': 'query-cpus-fast'}");
-    cpus = qdict_get_qlist(rsp, "return");
-    g_assert_cmpint(qlist_size(cpus), ==, 1);
-    qobject_unref(rsp);
+    assert_parked_cpu_removed(qts);
     /* no CPU and no pending insert event left in the hotplug block */
     g_assert_cmphex(status_of_cpu(qts, 1) & 0x03, ==, 0);
     /* the slot can be used again */
@@ -1075,7 +1080,6 @@ static void test_parking_legacy_mode(void)
     QFWCFG *fw_cfg = pc_fw_cfg_init(qs->qts);
     QTestState *qts = qs->qts;
     QDict *rsp;
-    QList *cpus;
 
     pm_io_enable(qts);
     g_assert_cmpint(negotiate(qs, fw_cfg, F_BROADCAST | F_HOTPLUG | F_PARKING),
@@ -1108,14 +1112,7 @@ static void test_parking_legacy_mode(void)
     rsp = add_cpu(qts);
     g_assert(!qdict_haskey(rsp, "error"));
     qobject_unref(rsp);
-    rsp = qtest_qmp(qts, "{'execute': 'device_del', 'arguments':"
-                    " {'id': 'hcpu'}}");
-    g_assert(!qdict_haskey(rsp, "error"));
-    qobject_unref(rsp);
-    rsp = qtest_qmp(qts, "{'execute': 'query-cpus-fast'}");
-    cpus = qdict_get_qlist(rsp, "return");
-    g_assert_cmpint(qlist_size(cpus), ==, 1);
-    qobject_unref(rsp);
+    assert_parked_cpu_removed(qts);
     /* and the slot takes a CPU again */
     rsp = add_cpu(qts);
     g_assert(!qdict_haskey(rsp, "error"));
