@@ -85,7 +85,7 @@ FIRMWARE.update({
                             "-trace", "cpu_hotplug_smm_*"],
         expect_features=0xF, expect_unparked=True,
         scenarios=("add1", "add3", "unplug-readd", "add1-reboot", "add1-paused",
-                   "smp2-add1", "prelaunch-add2")),
+                   "smp2-add1", "prelaunch-add2", "s3-asc")),
     "ovmf-ours-legacy": dict(
         FIRMWARE["ovmf-smm"], desc="our OVMF (make ovmf), smm=on, parking not offered",
         **OUR_OVMF_FILES,
@@ -767,21 +767,20 @@ def s3_scenario(g, res, want, cpu_timeout, boot_timeout, descending):
         return res.fail(f"after the resume: write status {hit[1].group(1)}, "
                         f"{hit[1].group(2)} CPUs online, expected {want + 2}",
                         g.diagnose(since))
-    # the CPU added while suspended: still parked, or (if the OS scanned on
-    # the GPE of its hot-add after the resume) unparked and onlined
+    # the CPU added while suspended: still parked, or (the OS scans on the
+    # GPE that QEMU raises again after the wakeup) unparked and onlined
     if park_state(g, "hcpu2") == 0 and not g.wait_line(r"E2E: CPU(\d+) ONLINE",
                                                        cpu_timeout, since):
         return res.fail("the CPU added while suspended was unparked but did not "
                         "come online", g.diagnose(since))
     # unplug the lower APIC ID of the first two, add it again
     since = g.mark()
-    cpus = {c["qom-path"].split("/")[-1]: c["cpu-index"]
-            for c in g.qmp.cmd("query-cpus-fast")}
     try:
         g.qmp.cmd("device_del", id="hcpu1")
     except QMPError as e:
         return res.fail(f"device_del hcpu1 refused: {e.desc}")
-    if not g.wait_line(rf"E2E: CPU{cpus.get('hcpu1', -1)} REMOVED", cpu_timeout, since):
+    # Linux numbers hot-added CPUs in the order it sees them, not by APIC ID
+    if not g.wait_line(r"E2E: CPU\d+ REMOVED", cpu_timeout, since):
         return res.fail("hcpu1 was not removed after the resume", g.diagnose(since))
     since = g.mark()
     err = online("hcpu1", slots[1], since)
@@ -826,16 +825,17 @@ SCENARIOS = {
     "smp4-add1": ("boot with 4 CPUs, hot-add 1", "4,maxcpus=8"),
     "prelaunch-add2": ("start paused (-S), device_add 2 CPUs, cont; hot-add 1 more",
                        "1,maxcpus=4"),
-    # Both known to fail, so run by name only (tests/e2e/run.py
-    # ovmf-parking-s3-asc): the resume works and the CPU added while
-    # suspended stays parked through it, but once unparked after the resume
-    # it is found in the firmware's S3 AP loop instead of the OS; and after
-    # S3, OVMF relocates SMBASEs in APIC ID order while SMM's slots follow
-    # hot-add order (s3-desc).
+    # s3-desc is known to fail, so it runs by name only (tests/e2e/run.py
+    # ovmf-parking-s3-desc): after S3, OVMF relocates SMBASEs in APIC ID
+    # order while SMM's slots follow hot-add order, and the unplug after the
+    # resume does not complete.
+    # maxcpus=5: TCG gives out one context per vCPU thread ever created and
+    # never takes one back, up to maxcpus (tcg_register_thread() asserts);
+    # 3 hot-adds and a re-add after an unplug make 5 threads
     "s3-asc": ("hot-add 2 CPUs; S3; device_add while suspended; wakeup; "
-               "unplug one, re-add; SMI round trip", "1,maxcpus=4"),
+               "unplug one, re-add; SMI round trip", "1,maxcpus=5"),
     "s3-desc": ("s3-asc with the first 2 CPUs hot-added highest APIC ID first",
-                "1,maxcpus=4"),
+                "1,maxcpus=5"),
 }
 # run only for the firmware that lists them in "scenarios" (or by name)
 EXPLICIT_SCENARIOS = ("prelaunch-add2", "s3-asc", "s3-desc")

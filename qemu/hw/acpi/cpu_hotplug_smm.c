@@ -19,6 +19,7 @@
 #include "hw/qdev-core.h"
 #include "qemu/error-report.h"
 #include "system/runstate.h"
+#include "hw/acpi/acpi_dev_interface.h"
 #include "hw/acpi/cpu_hotplug_smm.h"
 #include "trace.h"
 
@@ -82,6 +83,37 @@ static void update_controls(SmiNegotiation *s)
         s->cpuhp->smm_controls =
             on && s->parking_fault != SMI_PARKING_FAULT_NO_CONTROLS ? s : NULL;
     }
+}
+
+/*
+ * After an S3 wakeup: a CPU added while the guest was suspended is still
+ * parked with its insert event pending, but the GPE that announced it
+ * was lost with the chipset state.  Raise it again, so that the OS scans
+ * and the firmware unparks the CPU.
+ */
+static void smi_negotiation_wakeup(Notifier *n, void *data)
+{
+    SmiNegotiation *s = container_of(n, SmiNegotiation, wakeup);
+    CPUHotplugState *st = s->cpuhp;
+    uint32_t i;
+
+    for (i = 0; st && i < st->dev_count; i++) {
+        if (st->devs[i].cpu && st->devs[i].is_inserting &&
+            cpu_hotplug_smm_is_parked(st->devs[i].cpu)) {
+            trace_cpu_hotplug_smm_wakeup_announce(i);
+            acpi_send_event(s->acpi_dev, ACPI_CPU_HOTPLUG_STATUS);
+            return;
+        }
+    }
+}
+
+void smi_negotiation_link(SmiNegotiation *s, CPUHotplugState *cpuhp,
+                          DeviceState *acpi_dev)
+{
+    s->cpuhp = cpuhp;
+    s->acpi_dev = acpi_dev;
+    s->wakeup.notify = smi_negotiation_wakeup;
+    qemu_register_wakeup_notifier(&s->wakeup);
 }
 
 /* Why @req cannot be negotiated, or NULL when it can. */

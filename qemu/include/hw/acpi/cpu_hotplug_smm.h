@@ -14,6 +14,7 @@
 #include "hw/acpi/cpu.h"
 #include "exec/memattrs.h"
 #include "hw/acpi/aml-build.h"
+#include "qemu/notify.h"
 
 /* feature bits, the same in both front ends */
 #define ICH9_LPC_SMI_F_BROADCAST_BIT            0
@@ -47,6 +48,8 @@ typedef struct SmiNegotiation {
 
     /* the CPU hotplug block whose parking controls a negotiation turns on */
     CPUHotplugState *cpuhp;
+    DeviceState *acpi_dev;          /* raises its CPU hotplug GPE */
+    Notifier wakeup;                /* S3 wakeup: announce parked CPUs */
 } SmiNegotiation;
 
 /*
@@ -59,6 +62,13 @@ typedef struct SmiNegotiation {
 #define SMI_PARKING_FAULT_NONE          0
 #define SMI_PARKING_FAULT_NO_CONTROLS   1
 #define SMI_PARKING_FAULT_NO_SMBASE     2
+
+/*
+ * Link the negotiation to the CPU hotplug block @cpuhp of the ACPI device
+ * @acpi_dev; call from realize.
+ */
+void smi_negotiation_link(SmiNegotiation *s, CPUHotplugState *cpuhp,
+                          DeviceState *acpi_dev);
 
 /* Check the host configuration; call from realize. */
 bool smi_negotiation_check_host(SmiNegotiation *s, bool smm_enabled,
