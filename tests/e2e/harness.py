@@ -348,8 +348,12 @@ def kvm_smm_missing(qemu, timeout=60):
                         f"(KVM_CAP_X86_SMM = {cap})")
 
 
-def alive(g, what, timeout=10.0):
-    """None if the guest prints a heartbeat within timeout, else why not."""
+def alive(g, what, timeout=None):
+    """None if the guest prints a heartbeat within timeout, else why not.
+    The default bound, 10 s, is multiplied by SMMHP_E2E_SMI_SCALE (tests/nested
+    sets it: a heartbeat of a 4-CPU L2 guest takes seconds there)."""
+    if timeout is None:
+        timeout = 10.0 * float(os.environ.get("SMMHP_E2E_SMI_SCALE", "1"))
     if g.wait_line(r"E2E: HB", timeout, g.mark()):
         return None
     return f"the guest stopped {what} (no heartbeat in {timeout:.0f} s)"

@@ -87,6 +87,26 @@ static void test_apmc_disabled(void)
 }
 
 /* APM_CNT 2 and 3 set and clear PM1_CNT.SCI_EN, with or without APMC_EN. */
+/*
+ * APM_CNT and APM_STS are in the ICH9 core well: a reset (and an S3
+ * wakeup, the same LPC reset) clears them, so that no SMI handler reads a
+ * command left from before it.
+ */
+static void test_apm_reset(void)
+{
+    QTestState *qts = start_q35(NULL);
+
+    qtest_outl(qts, SMI_EN, 0);             /* APMC_EN clear: no SMI */
+    qtest_outb(qts, APM_CNT, 0x04);
+    qtest_outb(qts, APM_STS, 0x5a);
+    g_assert_cmphex(qtest_inb(qts, APM_CNT), ==, 0x04);
+    g_assert_cmphex(qtest_inb(qts, APM_STS), ==, 0x5a);
+    qtest_system_reset(qts);
+    g_assert_cmphex(qtest_inb(qts, APM_CNT), ==, 0);
+    g_assert_cmphex(qtest_inb(qts, APM_STS), ==, 0);
+    qtest_quit(qts);
+}
+
 static void test_acpi_enable_disable(void)
 {
     QTestState *qts = start_q35(NULL);
@@ -1177,6 +1197,10 @@ static void test_parking_s3(void)
     qtest_qmp_assert_success(qts, "{'execute': 'system_wakeup'}");
     wait_status(qts, "running");
     g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
+    /* its GPE, lost with the chipset state, is raised again */
+    pm_io_enable(qts);
+    g_assert_cmphex(qtest_inb(qts, GPE0_STS) & GPE0_CPU_HOTPLUG, ==,
+                    GPE0_CPU_HOTPLUG);
     pc_fw_cfg_uninit(fw_cfg);
     qtest_shutdown(qs);
 }
@@ -1254,5 +1278,6 @@ int main(int argc, char **argv)
     qtest_add_func("/q35/smi/apmc-without-cpu", test_apmc_without_cpu);
     qtest_add_func("/q35/smi/apmc-disabled", test_apmc_disabled);
     qtest_add_func("/q35/smi/acpi-enable-disable", test_acpi_enable_disable);
+    qtest_add_func("/q35/smi/apm-reset", test_apm_reset);
     return g_test_run();
 }
