@@ -15,6 +15,9 @@
 #   make nested    the KVM cases in a nested L1 guest (our QEMU under TCG),
 #                  for hosts whose KVM has no SMM; all of them, or
 #                  NESTED='kvm/parking ovmf-parking-kvm-add3' (NESTED=--list)
+#   make mutations remove, one at a time, the checks the hardening tests
+#                  guard, and show each test fails (MUTATIONS='name ...',
+#                  MUTATIONS=--list); about 1 minute
 #   make check-patches   every hook patch applies with --fuzz=0
 #   make checkpatch      QEMU's checkpatch.pl on every patch and overlay file
 #   make rebuild-aml     regenerate our expected ACPI tables (QEMU's rebuild mode)
@@ -25,7 +28,7 @@ SHELL := /bin/sh
 PY := python3
 
 .PHONY: demo check setup qemu qemu-baseline guest testfw e2e e2e-list check-patches \
-	checkpatch bench rebuild-aml ovmf nested
+	checkpatch bench rebuild-aml ovmf nested mutations
 
 setup:
 	@sh scripts/setup-host.sh
@@ -63,6 +66,9 @@ e2e-list:
 
 nested: qemu ovmf guest testfw
 	@$(PY) tests/nested/run.py $(NESTED)
+
+mutations: qemu ovmf guest testfw
+	@$(PY) tests/mutations/run.py $(MUTATIONS)
 
 check-patches:
 	@sh scripts/patches.sh qemu check

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Show that the tests can fail: apply one mutation at a time to the built
+QEMU tree (remove the check a test guards), rebuild, run that test, expect
+it to FAIL, restore and rebuild.
+
+    tests/mutations/run.py [--list] [NAME ...]
+
+Needs a built tree (make qemu testfw; OVMF and the guest for the e2e
+mutations).  Edits $SMMHP_CACHE/src/qemu in place and always restores it;
+the next `make qemu` would restore it too.  Not part of make check: each
+mutation costs a rebuild (5-10 s) and a test run (10 s to 2 min).
+Prints 'KILLED name: first failure line' when the test failed as it
+must, 'SURVIVED name' when it passed anyway (a test that cannot fail), and
+ends with 'N killed, M survived'.
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CACHE = os.environ.get("SMMHP_CACHE", os.path.expanduser("~/.cache/smm-hotplug"))
+SRC = os.path.join(CACHE, "src", "qemu")
+BUILD = os.path.join(CACHE, "build", "qemu")
+QT = (f"cd {BUILD} && QTEST_QEMU_BINARY=./qemu-system-x86_64 "
+      f"QTEST_QEMU_BINARY_NOPARK={CACHE}/build/qemu-baseline/qemu-system-x86_64 "
+      "timeout 300 tests/qtest/q35-smi-test -p /x86_64/q35/smi/")
+TF = f"cd {TOP} && {sys.executable} tests/testfw/run.py --accel tcg "
+E2E = f"cd {TOP} && {sys.executable} tests/e2e/run.py "
+SMM = "hw/acpi/cpu_hotplug_smm.c"
+
+# name -> (file under src/qemu, text, replacement, test command)
+MUTATIONS = {
+    "smm-own-selector": (SMM, "    uint32_t sel = st->selector;\n    uint8_t cmd = st->command;\n\n",
+                         "    uint32_t sel = st->selector;\n    uint8_t cmd = st->command;\n\n"
+                         "    if (sel != 0xdead) {\n        return;\n    }\n",
+                         TF + "parking-racing-selector"),
+    "smbase-read-smm-only": (SMM, "val = parked && attrs.secure ?", "val = parked ?",
+                             QT + "parking/controls"),
+    "parked-hidden-from-os": (SMM, "val &= ~(uint64_t)CPHP_SMM_STATUS_ENABLED;", ";",
+                              QT + "parking/controls"),
+    "command-out-of-range": (SMM, "if (data != CPHP_SMM_SMBASE_CMD || !selected(st)) {",
+                             "if (data != CPHP_SMM_SMBASE_CMD) {", QT + "parking/controls"),
+    "narrow-smbase-write": (SMM, "    if (size != 4) {", "    if (0) {", TF + "parking-decode"),
+    "unpark-with-other-bits": (SMM, "!(data & CPHP_SMM_CTRL_OTHERS)) {", "1) {",
+                               TF + "parking-decode"),
+    "release-drops-pending": ("target/i386/cpu-hold.c", "    cpu_reset_interrupt(cs, ~0);\n", "",
+                              TF + "hold-device-interrupts"),
+    "prelaunch": (SMM, "dev->hotplugged && guest_has_run() &&", "dev->hotplugged &&",
+                  QT + "parking/prelaunch"),
+    "prelaunch-e2e": (SMM, "dev->hotplugged && guest_has_run() &&", "dev->hotplugged &&",
+                      E2E + "ovmf-parking-prelaunch-add2"),
+    "legacy-not-announced": ("hw/acpi/ich9.c",
+                             "if (!cpu_hotplug_smm_is_parked(CPU(dev))) {\n                legacy",
+                             "if (1) {\n                legacy", QT + "parking/legacy-mode"),
+    "legacy-switch-announces": ("hw/acpi/ich9.c",
+                                "if (cpu_hotplug_smm_insert_parked(&s->pm.cpuhp_state)) {",
+                                "if (0) {", QT + "parking/legacy-mode"),
+    "legacy-unplug": ("hw/acpi/ich9.c",
+                      "    } else if (object_dynamic_cast(OBJECT(dev), TYPE_CPU) &&\n"
+                      "               cpu_hotplug_smm_is_parked(CPU(dev))) {\n"
+                      "        /* parked in legacy mode",
+                      "    } else if (0) {\n        /* parked in legacy mode",
+                      QT + "parking/legacy-mode"),
+    "s3-keeps-hold": ("hw/core/cpu-common.c", "    cpu->interrupt_request = 0;\n",
+                      "    cpu->interrupt_request = 0;\n    if (DEVICE(cpu)->realized) {\n"
+                      "        qatomic_set(&cpu->hold, 0);\n    }\n", QT + "parking/s3"),
+    "s3-controls-while-parked": (SMM, "              any_cpu_parked();", "              false;",
+                                 QT + "parking/s3"),
+    "s3-wakeup-gpe": (SMM, "            acpi_send_event(s->acpi_dev, ACPI_CPU_HOTPLUG_STATUS);\n"
+                      "            return;", "            return;", QT + "parking/s3"),
+    "apm-reset": ("hw/isa/lpc_ich9.c", "    lpc->apm.apmc = 0;\n", "", QT + "apm-reset"),
+    "migration-not-offered": (SMM, "    } else if (err) {", "    } else if (0) {",
+                              QT + "parking/migration-not-offered"),
+    "migration-subsection": ("hw/isa/lpc_ich9.c",
+                             "    return smi_negotiated(&lpc->smi, "
+                             "ICH9_LPC_SMI_F_CPU_HOTPLUG_PARKING_BIT);",
+                             "    return false;", QT + "parking/migration-to-old"),
+}
+
+
+def sh(cmd):
+    r = subprocess.run(cmd, shell=True, capture_output=True, text=True)
+    return r.returncode, r.stdout + r.stderr
+
+
+def build():
+    return sh(f"ninja -C {BUILD} qemu-system-x86_64 tests/qtest/q35-smi-test")
+
+
+def first_failure(out):
+    for line in out.splitlines():
+        if "FAIL" in line or "ERROR" in line or "not ok" in line:
+            return line.strip()
+    return out.strip().splitlines()[-1] if out.strip() else "(no output)"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("names", nargs="*")
+    a = ap.parse_args()
+    if a.list:
+        for n, m in MUTATIONS.items():
+            print(f"{n:28} {m[0]}  ->  {m[3].split(' ')[-1]}")
+        return 0
+    unknown = [n for n in a.names if n not in MUTATIONS]
+    if unknown:
+        print(f"unknown mutation(s): {', '.join(unknown)}; see --list", file=sys.stderr)
+        return 2
+    killed = survived = 0
+    for name in a.names or MUTATIONS:
+        path, old, new, test = MUTATIONS[name]
+        p = os.path.join(SRC, path)
+        orig = open(p).read()
+        if old not in orig:
+            print(f"ERROR {name}: the text to mutate is not in {path} (code changed?)")
+            survived += 1
+            continue
+        print(f"mutation {name}: rebuilding, then {test.split(' ')[-1]}", flush=True)
+        try:
+            open(p, "w").write(orig.replace(old, new, 1))
+            rc, out = build()
+            if rc:
+                print(f"ERROR {name}: the mutated tree does not build:\n{out[-1500:]}")
+                survived += 1
+                continue
+            rc, out = sh(test)
+            if rc:
+                killed += 1
+                print(f"KILLED {name}: {first_failure(out)}")
+            else:
+                survived += 1
+                print(f"SURVIVED {name}: the test passed with the mutation")
+        finally:
+            open(p, "w").write(orig)
+    rc, out = build()
+    if rc:
+        print("ERROR: rebuilding the restored tree failed:\n" + out[-1500:])
+        return 1
+    print(f"{killed} killed, {survived} survived")
+    return 0 if not survived else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
