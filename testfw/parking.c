@@ -923,13 +923,14 @@ void case_parking_racing_selector(void)
 /* The MSI data the runner puts in fw_cfg opt/testfw/msi, in this order */
 static const struct {
     const char *name;
+    const char *check;
     uint32_t data;
 } msi_kinds[] = {
-    { "INIT", 0x500 },
-    { "SMI", 0x200 },
-    { "NMI", 0x400 },
-    { "StartUp", 0x600 | OS_VECTOR },
-    { "fixed", 0x40 },
+    { "INIT", "msi-init-held", 0x500 },
+    { "SMI", "msi-smi-held", 0x200 },
+    { "NMI", "msi-nmi-held", 0x400 },
+    { "StartUp", "msi-startup-held", 0x600 | OS_VECTOR },
+    { "fixed", "msi-fixed-held", 0x40 },
 };
 
 #define IOAPIC_BASE     0xfec00000
@@ -969,9 +970,7 @@ void case_hold_device_interrupts(void)
         ok = fw_cfg_dma_file_to("opt/testfw/msi", 4 * i,
                                 APIC_BASE | 1 << 12, 4);
         udelay(WINDOW / 4);
-        check(i == 0 ? "msi-init-held" : i == 1 ? "msi-smi-held" :
-              i == 2 ? "msi-nmi-held" : i == 3 ? "msi-startup-held" :
-              "msi-fixed-held",
+        check(msi_kinds[i].check,
               ok == 4 && MB(MB_TRAMP_COUNT) == 0 && entries(1) == 0 &&
               MB(MB_STRAY) == 0 && MB(MB_AP_RESET) == 0,
               "MSI %s (data 0x%x, DMA %d): trampoline starts %u, SMM "

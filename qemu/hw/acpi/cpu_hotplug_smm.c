@@ -60,7 +60,7 @@ static bool any_cpu_parked(void)
     CPUState *cpu;
 
     CPU_FOREACH(cpu) {
-        if (cpu_hold_state(cpu) != CPU_HOLD_NONE) {
+        if (cpu_hotplug_smm_is_parked(cpu)) {
             return true;
         }
     }
@@ -86,6 +86,24 @@ static void update_controls(SmiNegotiation *s)
 }
 
 /*
+ * "Parked" in the guest-visible protocol is the CPU hotplug hold of the
+ * CPU core (hw/core/cpu-hold.h), until the release has completed: after
+ * the unpark control the CPU still reads as parked until its own thread
+ * has dropped what it latched and installed its SMBASE.  The firmware
+ * waits for that before it lets the OS know about the CPU.
+ */
+bool cpu_hotplug_smm_is_parked(CPUState *cpu)
+{
+    return cpu_hold_state(cpu) != CPU_HOLD_NONE;
+}
+
+/* the CPU of a slot of the CPU hotplug block is there and parked */
+static bool cdev_parked(AcpiCpuStatus *cdev)
+{
+    return cdev->cpu && cpu_hotplug_smm_is_parked(cdev->cpu);
+}
+
+/*
  * After an S3 wakeup: a CPU added while the guest was suspended is still
  * parked with its insert event pending, but the GPE that announced it
  * was lost with the chipset state.  Raise it again, so that the OS scans
@@ -98,8 +116,7 @@ static void smi_negotiation_wakeup(Notifier *n, void *data)
     uint32_t i;
 
     for (i = 0; st && i < st->dev_count; i++) {
-        if (st->devs[i].cpu && st->devs[i].is_inserting &&
-            cpu_hotplug_smm_is_parked(st->devs[i].cpu)) {
+        if (st->devs[i].is_inserting && cdev_parked(&st->devs[i])) {
             trace_cpu_hotplug_smm_wakeup_announce(i);
             acpi_send_event(s->acpi_dev, ACPI_CPU_HOTPLUG_STATUS);
             return;
@@ -395,18 +412,6 @@ const VMStateDescription vmstate_smi_negotiation_apm_sts = {
 
 /* CPU hotplug with parking */
 
-/*
- * "Parked" in the guest-visible protocol is the CPU hotplug hold of the
- * CPU core (hw/core/cpu-hold.h), until the release has completed: after
- * the unpark control the CPU still reads as parked until its own thread
- * has dropped what it latched and installed its SMBASE.  The firmware
- * waits for that before it lets the OS know about the CPU.
- */
-bool cpu_hotplug_smm_is_parked(CPUState *cpu)
-{
-    return cpu_hold_state(cpu) != CPU_HOLD_NONE;
-}
-
 void cpu_hotplug_smm_plug(SmiNegotiation *s, DeviceState *dev)
 {
     if (!dev->hotplugged ||
@@ -470,7 +475,7 @@ static bool selected_parked(CPUHotplugState *st)
 {
     AcpiCpuStatus *cdev = selected(st);
 
-    return cdev && cdev->cpu && cpu_hotplug_smm_is_parked(cdev->cpu);
+    return cdev && cdev_parked(cdev);
 }
 
 static uint64_t parking_read(CPUHotplugState *st, hwaddr addr, uint64_t val,
@@ -630,9 +635,7 @@ bool cpu_hotplug_smm_insert_parked(CPUHotplugState *st)
     uint32_t i;
 
     for (i = 0; i < st->dev_count; i++) {
-        CPUState *cpu = st->devs[i].cpu;
-
-        if (cpu && cpu_hotplug_smm_is_parked(cpu)) {
+        if (cdev_parked(&st->devs[i])) {
             st->devs[i].is_inserting = true;
             trace_cpu_hotplug_smm_insert_parked(i);
             any = true;
