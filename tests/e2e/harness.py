@@ -85,7 +85,8 @@ FIRMWARE.update({
                             "-trace", "cpu_hotplug_smm_*"],
         expect_features=0xF, expect_unparked=True,
         scenarios=("add1", "add3", "unplug-readd", "add1-reboot", "add1-paused",
-                   "smp2-add1", "prelaunch-add2", "s3-asc")),
+                   "smp2-add1", "prelaunch-add2", "s3-asc", "s3-desc",
+                   "s3-unplug-hole")),
     "ovmf-ours-legacy": dict(
         FIRMWARE["ovmf-smm"], desc="our OVMF (make ovmf), smm=on, parking not offered",
         **OUR_OVMF_FILES,
@@ -449,10 +450,11 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
     # management's way to start a domain with hotpluggable vCPUs enabled:
     # -S, device_add, cont; those CPUs are cold CPUs to the firmware
     prelaunch = 2 if scenario == "prelaunch-add2" else 0
+    append = ("e2e.s3rm=1" if scenario == "s3-unplug-hole" else
+              "e2e.s3=3" if scenario.startswith("s3-") else "")
     try:
         g = Guest(qemu, fw, smp=smp, logdir=logdir, name=f"{name}-r{run}",
-                  extra=["-S"] if prelaunch else (),
-                  append="e2e.s3=3" if scenario.startswith("s3-") else "")
+                  extra=["-S"] if prelaunch else (), append=append)
     except FileNotFoundError as e:
         return res.fail(str(e))
     try:
@@ -513,6 +515,8 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
             res.times.append(hit[0] - t)
             return None
 
+        if scenario == "s3-unplug-hole":
+            return s3_unplug_hole(g, res, want, cpu_timeout, boot_timeout)
         if scenario.startswith("s3-"):
             return s3_scenario(g, res, want, cpu_timeout, boot_timeout,
                                descending=scenario == "s3-desc")
@@ -717,6 +721,52 @@ def wait_status(g, want, timeout):
     return False
 
 
+def unplug(g, dev_id, cpu_timeout):
+    """device_del of a CPU; None once the guest has seen it go (Linux
+    numbers hot-added CPUs in the order it sees them, not by APIC ID, so any
+    CPU's REMOVED line counts), else why not."""
+    since = g.mark()
+    try:
+        g.qmp.cmd("device_del", id=dev_id)
+    except QMPError as e:
+        return f"device_del {dev_id} refused: {e.desc}"
+    if not g.wait_line(r"E2E: CPU\d+ REMOVED", cpu_timeout, since):
+        return f"{dev_id} was not removed"
+    return None
+
+
+def wakeup(g, ncpus, boot_timeout):
+    """system_wakeup of a guest suspended to RAM; None once it says it is
+    back with ncpus CPUs online, else why not."""
+    since = g.mark()
+    g.qmp.cmd("system_wakeup")
+    hit = g.wait_line(r"E2E: RESUMED rc=(\d+) ncpus=(\d+)", boot_timeout, since)
+    if not hit:
+        return f"the guest did not resume within {boot_timeout:.0f} s of system_wakeup"
+    if hit[1].group(1) != "0" or int(hit[1].group(2)) != ncpus:
+        return (f"after the resume: write status {hit[1].group(1)}, "
+                f"{hit[1].group(2)} CPUs online, expected {ncpus}")
+    return None
+
+
+def s3_finish(g, res, since, what):
+    """The end of an S3 scenario: a broadcast SMI reaches every CPU, every
+    SMBASE lies in SMRAM, the guest goes on."""
+    err = smi_roundtrip(g)
+    if err:
+        return res.fail(err, g.diagnose(since))
+    why = check_smbases(list(g.stderr), smram_range(g.qmp))
+    if why:
+        return res.fail(why)
+    why = alive(g, what)
+    if why:
+        return res.fail(why, g.diagnose(g.mark()))
+    res.ok = True
+    res.detail = f"{len(g.qmp.cmd('query-cpus-fast'))} vCPUs, " + \
+        ", ".join(f"{x:.2f} s" for x in res.times)
+    return res
+
+
 def s3_scenario(g, res, want, cpu_timeout, boot_timeout, descending):
     """S3 with parking: hot-add two CPUs (in APIC ID order, or with
     @descending highest first, so that SMM's slot order differs from APIC
@@ -759,15 +809,9 @@ def s3_scenario(g, res, want, cpu_timeout, boot_timeout, descending):
     if park_state(g, "hcpu2") != 1:
         return res.fail("a CPU added while suspended is not parked")
     since = g.mark()
-    g.qmp.cmd("system_wakeup")
-    hit = g.wait_line(r"E2E: RESUMED rc=(\d+) ncpus=(\d+)", boot_timeout, since)
-    if not hit:
-        return res.fail(f"the guest did not resume within {boot_timeout:.0f} s of "
-                        f"system_wakeup", g.diagnose(since))
-    if hit[1].group(1) != "0" or int(hit[1].group(2)) != want + 2:
-        return res.fail(f"after the resume: write status {hit[1].group(1)}, "
-                        f"{hit[1].group(2)} CPUs online, expected {want + 2}",
-                        g.diagnose(since))
+    err = wakeup(g, want + 2, boot_timeout)
+    if err:
+        return res.fail(err, g.diagnose(since))
     # the CPU added while suspended: still parked, or (the OS scans on the
     # GPE that QEMU raises again after the wakeup) unparked and onlined
     if park_state(g, "hcpu2") == 0 and not g.wait_line(r"E2E: CPU(\d+) ONLINE",
@@ -776,13 +820,9 @@ def s3_scenario(g, res, want, cpu_timeout, boot_timeout, descending):
                         "come online", g.diagnose(since))
     # unplug the lower APIC ID of the first two, add it again
     since = g.mark()
-    try:
-        g.qmp.cmd("device_del", id="hcpu1")
-    except QMPError as e:
-        return res.fail(f"device_del hcpu1 refused: {e.desc}")
-    # Linux numbers hot-added CPUs in the order it sees them, not by APIC ID
-    if not g.wait_line(r"E2E: CPU\d+ REMOVED", cpu_timeout, since):
-        return res.fail("hcpu1 was not removed after the resume", g.diagnose(since))
+    err = unplug(g, "hcpu1", cpu_timeout)
+    if err:
+        return res.fail(err + " after the resume", g.diagnose(since))
     since = g.mark()
     err = online("hcpu1", slots[1], since)
     if err:
@@ -793,18 +833,50 @@ def s3_scenario(g, res, want, cpu_timeout, boot_timeout, descending):
     if park_state(g, "hcpu2") != 0:
         return res.fail("the CPU added while suspended stayed parked after the next "
                         "hot-add's scan", g.diagnose(since))
-    err = smi_roundtrip(g)
+    return s3_finish(g, res, since, "after S3 and the hot-adds")
+
+
+def s3_unplug_hole(g, res, want, cpu_timeout, boot_timeout):
+    """S3 with a hole in SMM's CPU slots: hot-add two CPUs (SMM slots 1 and
+    2), unplug the first, so that slots 0 and 2 are taken and the firmware
+    counts 2 CPUs; the guest suspends once it is gone (e2e.s3rm=1),
+    system_wakeup; the firmware's first SMI on resume must wait for slots 0
+    and 2, not 0 and 1. Then a hot-add refills slot 1; it must come online
+    and every CPU take a broadcast SMI."""
+    for k in (0, 1):
+        since = g.mark()
+        t = time.monotonic()
+        try:
+            device_add_cpu(g.qmp, free_slots(g.qmp)[0], f"hcpu{k}")
+        except QMPError as e:
+            return res.fail(f"device_add hcpu{k} refused: {e.desc}")
+        hit = g.wait_line(r"E2E: CPU(\d+) ONLINE( FAILED)?", cpu_timeout, since)
+        if not hit or hit[1].group(2):
+            return res.fail(f"hcpu{k} did not come online", g.diagnose(since))
+        res.times.append(hit[0] - t)
+    since = g.mark()
+    err = unplug(g, "hcpu0", cpu_timeout)
     if err:
         return res.fail(err, g.diagnose(since))
-    why = check_smbases(list(g.stderr), smram_range(g.qmp))
-    if why:
-        return res.fail(why)
-    why = alive(g, "after S3 and the hot-adds")
-    if why:
-        return res.fail(why, g.diagnose(g.mark()))
-    res.ok = True
-    res.detail = f"{len(g.qmp.cmd('query-cpus-fast'))} vCPUs, " + ", ".join(f"{x:.2f} s" for x in res.times)
-    return res
+    if not g.wait_line(r"E2E: SUSPEND ncpus=(\d+)", cpu_timeout, since) or \
+            not wait_status(g, "suspended", cpu_timeout):
+        return res.fail("the guest did not suspend to RAM", g.diagnose(since))
+    since = g.mark()
+    err = wakeup(g, want + 1, boot_timeout)
+    if err:
+        return res.fail(err, g.diagnose(since))
+    since = g.mark()
+    t = time.monotonic()
+    try:
+        device_add_cpu(g.qmp, free_slots(g.qmp)[0], "hcpu2")
+    except QMPError as e:
+        return res.fail(f"device_add after the resume refused: {e.desc}")
+    hit = g.wait_line(r"E2E: CPU(\d+) ONLINE( FAILED)?", cpu_timeout, since)
+    if not hit or hit[1].group(2):
+        return res.fail("the CPU hot-added after the resume did not come online",
+                        g.diagnose(since))
+    res.times.append(hit[0] - t)
+    return s3_finish(g, res, since, "after S3 and the hot-add")
 
 
 # name -> (description, -smp at boot)
@@ -818,20 +890,21 @@ SCENARIOS = {
     "smp4-add1": ("boot with 4 CPUs, hot-add 1", "4,maxcpus=8"),
     "prelaunch-add2": ("start paused (-S), device_add 2 CPUs, cont; hot-add 1 more",
                        "1,maxcpus=4"),
-    # s3-desc is known to fail, so it runs by name only (tests/e2e/run.py
-    # ovmf-parking-s3-desc): after S3, OVMF relocates SMBASEs in APIC ID
-    # order while SMM's slots follow hot-add order, and the unplug after the
-    # resume does not complete.
     # maxcpus=5: TCG gives out one context per vCPU thread ever created and
     # never takes one back, up to maxcpus (tcg_register_thread() asserts);
     # 3 hot-adds and a re-add after an unplug make 5 threads
     "s3-asc": ("hot-add 2 CPUs; S3; device_add while suspended; wakeup; "
                "unplug one, re-add; SMI round trip", "1,maxcpus=5"),
+    # s3-desc: SMM's slots are then out of APIC ID order; the relocation
+    # on resume must follow SMM's slot table (LockBox), not APIC ID order
     "s3-desc": ("s3-asc with the first 2 CPUs hot-added highest APIC ID first",
                 "1,maxcpus=5"),
+    # s3-unplug-hole: 4 vCPU threads under TCG, see above
+    "s3-unplug-hole": ("hot-add 2 CPUs, unplug the first; S3; wakeup; "
+                       "hot-add; SMI round trip", "1,maxcpus=4"),
 }
 # run only for the firmware that lists them in "scenarios" (or by name)
-EXPLICIT_SCENARIOS = ("prelaunch-add2", "s3-asc", "s3-desc")
+EXPLICIT_SCENARIOS = ("prelaunch-add2", "s3-asc", "s3-desc", "s3-unplug-hole")
 
 
 # scenarios run for the firmware variants that only flip a property

@@ -12,6 +12,7 @@
 #                                 each online CPU's SMI count (MSR_SMI_COUNT)
 #   E2E: SUSPEND ncpus=N          (e2e.s3=N) N CPUs are online for the first
 #                                 time: the guest suspends to RAM (S3)
+#                                 (e2e.s3rm=1: once a CPU has been removed)
 #   E2E: RESUMED rc=R ncpus=N     it is back (R: the exit status of the write)
 #   KLOG: ...                     new kernel log lines
 /bin/busybox mkdir -p /proc /sys /dev /tmp
@@ -20,12 +21,13 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 
-poll=0.05 hb=0 s3=0
+poll=0.05 hb=0 s3=0 s3rm=0
 for a in $(cat /proc/cmdline); do
     case "$a" in
         e2e.poll=*) poll=${a#e2e.poll=} ;;
         e2e.hb=*) hb=${a#e2e.hb=} ;;
         e2e.s3=*) s3=${a#e2e.s3=} ;;
+        e2e.s3rm=*) s3rm=${a#e2e.s3rm=} ;;
     esac
 done
 
@@ -66,7 +68,11 @@ while true; do
         known="$known$c "
     done
     for c in $known; do
-        case "$now" in *" $c "*) ;; *) echo "E2E: CPU$c REMOVED"; known=$(echo "$known" | sed "s/ $c / /") ;; esac
+        case "$now" in
+            *" $c "*) ;;
+            *) echo "E2E: CPU$c REMOVED"; known=$(echo "$known" | sed "s/ $c / /")
+               [ "$s3rm" = 1 ] && s3=1 s3rm=0 ;;
+        esac
     done
     k=$(dmesg | wc -l)
     if [ "$k" -gt "$klines" ]; then
