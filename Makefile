@@ -22,13 +22,16 @@
 #   make checkpatch      QEMU's checkpatch.pl on every patch and overlay file
 #   make rebuild-aml     regenerate our expected ACPI tables (QEMU's rebuild mode)
 #   make bench     hot-add latency, ours vs Debian's unpatched QEMU (same run);
-#                  cost of the hotplug SMI that unparks a CPU vs a plain SMI
+#                  cost of the hotplug SMI that unparks a CPU vs a plain SMI;
+#                  SMM hot-add (stock OVMF, ours legacy, ours parking) vs no
+#                  SMM: add 1, burst of 3, fill to 8, SMI freeze, PNG plot
+#   make bench-smm only the last (BENCH_RUNS=5); about 30 minutes
 
 SHELL := /bin/sh
 PY := python3
 
 .PHONY: demo check setup qemu qemu-baseline guest testfw e2e e2e-list check-patches \
-	checkpatch bench rebuild-aml ovmf nested mutations
+	checkpatch bench bench-smm rebuild-aml ovmf nested mutations
 
 setup:
 	@sh scripts/setup-host.sh
@@ -42,6 +45,13 @@ qemu-baseline: setup
 bench: qemu qemu-baseline ovmf guest testfw
 	@$(PY) bench/hotplug.py --runs $(or $(BENCH_RUNS),5)
 	@$(PY) bench/parking_smi.py --boots $(or $(BENCH_RUNS),5)
+	@$(MAKE) --no-print-directory bench-smm
+
+bench-smm: qemu ovmf guest
+	@command -v gnuplot >/dev/null || { echo "bench: installing gnuplot-nox for the plot"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	  gnuplot-nox >/dev/null; }
+	@$(PY) bench/smm_hotplug.py --runs $(or $(BENCH_RUNS),5)
 
 ovmf: setup
 	@sh scripts/build-ovmf.sh

@@ -7,6 +7,7 @@
 #   E2E: READY ncpus=N            boot finished, polling starts
 #   E2E: CPU<n> ONLINE ncpus=N    a new CPU was onlined (or came up online)
 #   E2E: CPU<n> ONLINE FAILED     writing 1 to .../online failed
+#   E2E: CPU<n> PRESENT           (e2e.online=0) a new CPU, left offline
 #   E2E: CPU<n> REMOVED           a CPU went away (hot-unplug)
 #   E2E: HB smi C=N ...           heartbeat every e2e.hb polls (0 = off), with
 #                                 each online CPU's SMI count (MSR_SMI_COUNT)
@@ -21,13 +22,14 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 
-poll=0.05 hb=0 s3=0 s3rm=0
+poll=0.05 hb=0 s3=0 s3rm=0 autoonline=1
 for a in $(cat /proc/cmdline); do
     case "$a" in
         e2e.poll=*) poll=${a#e2e.poll=} ;;
         e2e.hb=*) hb=${a#e2e.hb=} ;;
         e2e.s3=*) s3=${a#e2e.s3=} ;;
         e2e.s3rm=*) s3rm=${a#e2e.s3rm=} ;;
+        e2e.online=*) autoonline=${a#e2e.online=} ;;
     esac
 done
 
@@ -60,7 +62,9 @@ while true; do
         case "$known" in *" $c "*) continue ;; esac
         # A hot-added CPU: online it once its 'online' file shows up.
         [ -f "$d/online" ] || continue
-        if [ "$(cat "$d/online")" = 1 ] || echo 1 > "$d/online" 2>/dev/null; then
+        if [ "$autoonline" = 0 ]; then
+            echo "E2E: CPU$c PRESENT"
+        elif [ "$(cat "$d/online")" = 1 ] || echo 1 > "$d/online" 2>/dev/null; then
             echo "E2E: CPU$c ONLINE ncpus=$(grep -c ^processor /proc/cpuinfo)"
         else
             echo "E2E: CPU$c ONLINE FAILED"
