@@ -108,27 +108,11 @@ def burst3(qemu, fw, logdir, run):
         g.close()
 
 
-def smi_freeze(g):
-    """Longest gap between heartbeats around one broadcast SMI."""
-    hit = g.wait_line(r"E2E: HB smi 0=(\d+)", 10, g.mark())
-    if not hit:
-        raise BenchError("no heartbeat before the SMI")
-    before = int(hit[1].group(1))
-    time.sleep(0.3)
-    since = g.mark()
-    t = time.monotonic()
-    g.qmp.cmd("human-monitor-command", **{"command-line": "o /b 0xb2 0"})
-    while True:
-        hit = g.wait_line(r"E2E: HB smi 0=(\d+)", 15, since)
-        if not hit:
-            raise BenchError("the guest stopped after the SMI (no heartbeat in 15 s)")
-        since = hit[2] + 1
-        if int(hit[1].group(1)) > before:
-            break
-    time.sleep(0.3)
-    with g.cond:
-        beats = [ts for ts, line in g.lines if line.startswith("E2E: HB") and ts >= t - 0.3]
-    return max(b - a for a, b in zip(beats, beats[1:]))
+def freeze_of(g):
+    gap, err = harness.smi_freeze(g)
+    if err:
+        raise BenchError(err)
+    return gap
 
 
 def freeze(qemu, fw, logdir, run, online):
@@ -137,11 +121,11 @@ def freeze(qemu, fw, logdir, run, online):
     g, boot_s = boot(qemu, fw, "1,maxcpus=4", logdir, name,
                      append="" if online else "e2e.online=0")
     try:
-        none = statistics.median(smi_freeze(g) for _ in range(3))
+        none = statistics.median(freeze_of(g) for _ in range(3))
         add(g, "b0", r"E2E: CPU(\d+) ONLINE" if online else r"E2E: CPU(\d+) PRESENT")
         # the OS's scan and its hotplug SMI are over before the CPU shows up
         time.sleep(0.5)
-        with_cpu = statistics.median(smi_freeze(g) for _ in range(3))
+        with_cpu = statistics.median(freeze_of(g) for _ in range(3))
         return boot_s, none, with_cpu
     finally:
         g.close()

@@ -24,6 +24,7 @@ static const struct {
     { "parking-decode", case_parking_decode },
     { "parking-racing-selector", case_parking_racing_selector },
     { "hold-device-interrupts", case_hold_device_interrupts },
+    { "parking-smi-waits-for-sipi", case_parking_smi_waits_for_sipi },
 };
 
 void main(void)

@@ -19,6 +19,7 @@
 #define CPHP_DATA       (CPHP_BASE + 8)
 #define ST_ENABLED      0x01
 #define ST_PARKED       0x20
+#define ST_WAITS_SIPI   0x40    /* read from SMM: the SMI waits for SIPI */
 #define CTRL_UNPARK     0x20
 #define CMD_SMBASE      4
 #define F_WANT          0x0b    /* broadcast, CPU hotplug, parking */
@@ -1025,4 +1026,52 @@ void case_hold_device_interrupts(void)
     check("control-ioapic-taken-when-running", MB(MB_STRAY) >= 2,
           "the running CPU took %u PIT ticks routed to it",
           MB(MB_STRAY) - 1);
+}
+
+/*
+ * A CPU waiting for SIPI cannot take a broadcast SMI: the SMI stays
+ * pending on it until the OS starts it.  SMM, and only SMM, reads that as
+ * status bit 6, so that its rendezvous need not wait for the CPU.  Once
+ * the OS has started it, the CPU takes the pending SMI first, and the
+ * next broadcast SMI finds it running: bit 6 reads 0.
+ */
+void case_parking_smi_waits_for_sipi(void)
+{
+    uint32_t e;
+    bool ran;
+
+    if (!setup(1)) {
+        return;
+    }
+    firmware_relocate("w0-unparked", 1, 0x50000, true);
+    /* CPU 1 now waits for SIPI; this broadcast SMI stays pending on it */
+    op(OP_OUTL, CPHP_BASE, 1);
+    op(OP_INB, CPHP_STATUS, 0);
+    ran = smm_run() && op_ran(1);
+    check("w1-smm-reads-waits-for-sipi", ran && (op_result(1) & ST_WAITS_SIPI),
+          "SMI handler finished %u, status 0x%x", ran, op_result(1));
+    check("w2-os-reads-no-waits-for-sipi", !(status_of(1) & ST_WAITS_SIPI),
+          "status 0x%x outside SMM", status_of(1));
+    udelay(WINDOW);
+    check("w3-smi-stays-pending", entries(1) == 0 && MB(MB_TRAMP_COUNT) == 0,
+          "the CPU waiting for SIPI entered SMM %u times, ran the OS's code "
+          "%u times", entries(1), MB(MB_TRAMP_COUNT));
+
+    /* the OS starts it: the pending SMI comes first, then the OS's code */
+    apic_ipi(1, ICR_SIPI | OS_VECTOR);
+    check("w4-starts", wait_change(&MB(MB_TRAMP_COUNT), 0, SECOND),
+          "the CPU did not start at the OS's vector");
+    check("w5-pending-smi-taken", entries(1) == 1,
+          "%u SMM entries after the SIPI, expected the pending SMI's 1",
+          entries(1));
+
+    e = entries(1);
+    op(OP_OUTL, CPHP_BASE, 1);
+    op(OP_INB, CPHP_STATUS, 0);
+    ran = smm_run() && op_ran(1);
+    check("w6-running-cpu-not-waiting", ran && !(op_result(1) & ST_WAITS_SIPI),
+          "SMI handler finished %u, status 0x%x", ran, op_result(1));
+    check("w7-running-cpu-takes-smi",
+          wait_change(&MB(MB_ENTRIES_BY_APIC + 4), e, SECOND),
+          "the running CPU did not enter SMM on the broadcast SMI");
 }

@@ -86,7 +86,7 @@ FIRMWARE.update({
         expect_features=0xF, expect_unparked=True,
         scenarios=("add1", "add3", "unplug-readd", "add1-reboot", "add1-paused",
                    "smp2-add1", "prelaunch-add2", "s3-asc", "s3-desc",
-                   "s3-unplug-hole")),
+                   "s3-unplug-hole", "add1-late-online")),
     "ovmf-ours-legacy": dict(
         FIRMWARE["ovmf-smm"], desc="our OVMF (make ovmf), smm=on, parking not offered",
         **OUR_OVMF_FILES,
@@ -115,7 +115,7 @@ FIRMWARE.update({
 FIRMWARE["ovmf-parking-kvm"] = dict(
     FIRMWARE["ovmf-parking"], desc=FIRMWARE["ovmf-parking"]["desc"] + ", KVM", accel="kvm",
     scenarios=("add1", "add3", "unplug-readd", "add1-reboot", "add1-paused",
-               "prelaunch-add2"))
+               "prelaunch-add2", "add1-late-online"))
 
 
 class Result:
@@ -435,6 +435,33 @@ def smi_roundtrip(g, timeout=None):
             f"before {before}, {timeout:.0f} s after {after}")
 
 
+def smi_freeze(g):
+    """(longest gap between the guest's heartbeats around one broadcast SMI,
+    None), or (None, why not).  Wants a heartbeat every poll (hb=1)."""
+    hit = g.wait_line(r"E2E: HB smi 0=(\d+)", 10, g.mark())
+    if not hit:
+        return None, "no heartbeat before the SMI"
+    before = int(hit[1].group(1))
+    time.sleep(0.3)
+    since = g.mark()
+    t = time.monotonic()
+    g.qmp.cmd("human-monitor-command", **{"command-line": "o /b 0xb2 0"})
+    while True:
+        hit = g.wait_line(r"E2E: HB smi 0=(\d+)", 15, since)
+        if not hit:
+            return None, "the guest stopped after the SMI (no heartbeat in 15 s)"
+        since = hit[2] + 1
+        if int(hit[1].group(1)) > before:
+            break
+    time.sleep(0.3)
+    with g.cond:
+        beats = [ts for ts, line in g.lines if line.startswith("E2E: HB")]
+    # from the last heartbeat before the SMI on
+    first = max([i for i, ts in enumerate(beats) if ts < t] or [0])
+    beats = beats[first:]
+    return max(b - a for a, b in zip(beats, beats[1:])), None
+
+
 def device_add_cpu(qmp, slot, dev_id):
     args = {"driver": slot["type"], "id": dev_id}
     args.update(slot["props"])
@@ -451,10 +478,12 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
     # -S, device_add, cont; those CPUs are cold CPUs to the firmware
     prelaunch = 2 if scenario == "prelaunch-add2" else 0
     append = ("e2e.s3rm=1" if scenario == "s3-unplug-hole" else
+              f"e2e.onlinedelay={LATE_ONLINE_S}" if scenario == "add1-late-online" else
               "e2e.s3=3" if scenario.startswith("s3-") else "")
     try:
         g = Guest(qemu, fw, smp=smp, logdir=logdir, name=f"{name}-r{run}",
-                  extra=["-S"] if prelaunch else (), append=append)
+                  extra=["-S"] if prelaunch else (), append=append,
+                  hb=1 if scenario == "add1-late-online" else 20)
     except FileNotFoundError as e:
         return res.fail(str(e))
     try:
@@ -515,6 +544,8 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
             res.times.append(hit[0] - t)
             return None
 
+        if scenario == "add1-late-online":
+            return late_online(g, res, cpu_timeout)
         if scenario == "s3-unplug-hole":
             return s3_unplug_hole(g, res, want, cpu_timeout, boot_timeout)
         if scenario.startswith("s3-"):
@@ -721,6 +752,64 @@ def wait_status(g, want, timeout):
     return False
 
 
+# add1-late-online: the guest onlines a hot-added CPU this long after it
+# appears (e2e.onlinedelay); meanwhile the CPU waits for SIPI
+LATE_ONLINE_S = 6
+# a broadcast SMI may freeze the guest this long at most while a hot-added
+# CPU waits for SIPI: below OVMF's AP sync timeout (1 s), which the SMI
+# rendezvous would wait out (twice) if it waited for that CPU
+LATE_ONLINE_MAX_FREEZE = 0.9
+
+
+def late_online(g, res, cpu_timeout):
+    """A hot-added CPU that the guest leaves offline for a while (as Debian
+    does until an administrator onlines it): unparked by the firmware, it
+    waits for SIPI and holds every broadcast SMI pending; such an SMI must
+    not freeze the guest for the firmware's AP sync timeouts.  Then the
+    guest onlines it, and it takes SMIs like any other CPU."""
+    since = g.mark()
+    secs, err = hot_add(g, "hcpu0", cpu_timeout, r"E2E: CPU(\d+) PRESENT")
+    if err:
+        return res.fail(err, g.diagnose(since))
+    res.times.append(secs)
+    gaps = []
+    for _ in range(2):
+        gap, err = smi_freeze(g)
+        if err:
+            return res.fail(err, g.diagnose(since))
+        gaps.append(gap)
+    if max(gaps) > LATE_ONLINE_MAX_FREEZE:
+        return res.fail(f"with a hot-added CPU the OS has not started, broadcast SMIs "
+                        f"froze the guest for {', '.join(f'{x:.2f}' for x in gaps)} s "
+                        f"(at most {LATE_ONLINE_MAX_FREEZE} s): SMM waited for the CPU")
+    if not g.wait_line(r"E2E: CPU(\d+) ONLINE ncpus", LATE_ONLINE_S + cpu_timeout, since):
+        return res.fail("the guest did not online the CPU", g.diagnose(since))
+    err = smi_roundtrip(g)
+    if err:
+        return res.fail(err, g.diagnose(since))
+    why = alive(g, "after the late online")
+    if why:
+        return res.fail(why, g.diagnose(g.mark()))
+    res.ok = True
+    res.detail = "SMI freeze while offline " + ", ".join(f"{x:.2f} s" for x in gaps)
+    return res
+
+
+def hot_add(g, dev_id, cpu_timeout, pattern=r"E2E: CPU(\d+) ONLINE( FAILED)?"):
+    """device_add into the lowest free slot; (seconds until the guest's line
+    matching pattern, None), or (None, why not)."""
+    since = g.mark()
+    t = time.monotonic()
+    try:
+        device_add_cpu(g.qmp, free_slots(g.qmp)[0], dev_id)
+    except QMPError as e:
+        return None, f"device_add {dev_id} refused: {e.desc}"
+    hit = g.wait_line(pattern, cpu_timeout, since)
+    if not hit or (hit[1].re.groups > 1 and hit[1].group(2)):
+        return None, f"{dev_id} did not come up within {cpu_timeout:.0f} s"
+    return hit[0] - t, None
+
+
 def unplug(g, dev_id, cpu_timeout):
     """device_del of a CPU; None once the guest has seen it go (Linux
     numbers hot-added CPUs in the order it sees them, not by APIC ID, so any
@@ -845,15 +934,10 @@ def s3_unplug_hole(g, res, want, cpu_timeout, boot_timeout):
     and every CPU take a broadcast SMI."""
     for k in (0, 1):
         since = g.mark()
-        t = time.monotonic()
-        try:
-            device_add_cpu(g.qmp, free_slots(g.qmp)[0], f"hcpu{k}")
-        except QMPError as e:
-            return res.fail(f"device_add hcpu{k} refused: {e.desc}")
-        hit = g.wait_line(r"E2E: CPU(\d+) ONLINE( FAILED)?", cpu_timeout, since)
-        if not hit or hit[1].group(2):
-            return res.fail(f"hcpu{k} did not come online", g.diagnose(since))
-        res.times.append(hit[0] - t)
+        secs, err = hot_add(g, f"hcpu{k}", cpu_timeout)
+        if err:
+            return res.fail(err, g.diagnose(since))
+        res.times.append(secs)
     since = g.mark()
     err = unplug(g, "hcpu0", cpu_timeout)
     if err:
@@ -866,16 +950,10 @@ def s3_unplug_hole(g, res, want, cpu_timeout, boot_timeout):
     if err:
         return res.fail(err, g.diagnose(since))
     since = g.mark()
-    t = time.monotonic()
-    try:
-        device_add_cpu(g.qmp, free_slots(g.qmp)[0], "hcpu2")
-    except QMPError as e:
-        return res.fail(f"device_add after the resume refused: {e.desc}")
-    hit = g.wait_line(r"E2E: CPU(\d+) ONLINE( FAILED)?", cpu_timeout, since)
-    if not hit or hit[1].group(2):
-        return res.fail("the CPU hot-added after the resume did not come online",
-                        g.diagnose(since))
-    res.times.append(hit[0] - t)
+    secs, err = hot_add(g, "hcpu2", cpu_timeout)
+    if err:
+        return res.fail(err + " after the resume", g.diagnose(since))
+    res.times.append(secs)
     return s3_finish(g, res, since, "after S3 and the hot-add")
 
 
@@ -902,9 +980,12 @@ SCENARIOS = {
     # s3-unplug-hole: 4 vCPU threads under TCG, see above
     "s3-unplug-hole": ("hot-add 2 CPUs, unplug the first; S3; wakeup; "
                        "hot-add; SMI round trip", "1,maxcpus=4"),
+    "add1-late-online": ("hot-add 1 CPU that the guest onlines only after "
+                         f"{LATE_ONLINE_S} s; broadcast SMIs meanwhile", "1,maxcpus=4"),
 }
 # run only for the firmware that lists them in "scenarios" (or by name)
-EXPLICIT_SCENARIOS = ("prelaunch-add2", "s3-asc", "s3-desc", "s3-unplug-hole")
+EXPLICIT_SCENARIOS = ("prelaunch-add2", "s3-asc", "s3-desc", "s3-unplug-hole",
+                      "add1-late-online")
 
 
 # scenarios run for the firmware variants that only flip a property

@@ -7,7 +7,8 @@
 #   E2E: READY ncpus=N            boot finished, polling starts
 #   E2E: CPU<n> ONLINE ncpus=N    a new CPU was onlined (or came up online)
 #   E2E: CPU<n> ONLINE FAILED     writing 1 to .../online failed
-#   E2E: CPU<n> PRESENT           (e2e.online=0) a new CPU, left offline
+#   E2E: CPU<n> PRESENT           (e2e.online=0) a new CPU, left offline;
+#                                 (e2e.onlinedelay=S) onlined S s later
 #   E2E: CPU<n> REMOVED           a CPU went away (hot-unplug)
 #   E2E: HB smi C=N ...           heartbeat every e2e.hb polls (0 = off), with
 #                                 each online CPU's SMI count (MSR_SMI_COUNT)
@@ -22,7 +23,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 
-poll=0.05 hb=0 s3=0 s3rm=0 autoonline=1
+poll=0.05 hb=0 s3=0 s3rm=0 autoonline=1 delay=0 due=""
 for a in $(cat /proc/cmdline); do
     case "$a" in
         e2e.poll=*) poll=${a#e2e.poll=} ;;
@@ -30,6 +31,7 @@ for a in $(cat /proc/cmdline); do
         e2e.s3=*) s3=${a#e2e.s3=} ;;
         e2e.s3rm=*) s3rm=${a#e2e.s3rm=} ;;
         e2e.online=*) autoonline=${a#e2e.online=} ;;
+        e2e.onlinedelay=*) delay=${a#e2e.onlinedelay=} ;;
     esac
 done
 
@@ -62,8 +64,9 @@ while true; do
         case "$known" in *" $c "*) continue ;; esac
         # A hot-added CPU: online it once its 'online' file shows up.
         [ -f "$d/online" ] || continue
-        if [ "$autoonline" = 0 ]; then
+        if [ "$autoonline" = 0 ] || [ "$delay" -gt 0 ]; then
             echo "E2E: CPU$c PRESENT"
+            [ "$delay" -gt 0 ] && due="$due $c:$(($(date +%s) + delay))"
         elif [ "$(cat "$d/online")" = 1 ] || echo 1 > "$d/online" 2>/dev/null; then
             echo "E2E: CPU$c ONLINE ncpus=$(grep -c ^processor /proc/cpuinfo)"
         else
@@ -71,6 +74,19 @@ while true; do
         fi
         known="$known$c "
     done
+    # CPUs whose e2e.onlinedelay is up
+    left=""
+    for p in $due; do
+        c=${p%%:*}
+        if [ "$(date +%s)" -lt "${p#*:}" ]; then
+            left="$left $p"
+        elif echo 1 > "/sys/devices/system/cpu/cpu$c/online" 2>/dev/null; then
+            echo "E2E: CPU$c ONLINE ncpus=$(grep -c ^processor /proc/cpuinfo)"
+        else
+            echo "E2E: CPU$c ONLINE FAILED"
+        fi
+    done
+    due=$left
     for c in $known; do
         case "$now" in
             *" $c "*) ;;

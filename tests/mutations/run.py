@@ -77,6 +77,11 @@ MUTATIONS = {
                              "    return smi_negotiated(&lpc->smi, "
                              "ICH9_LPC_SMI_F_CPU_HOTPLUG_PARKING_BIT);",
                              "    return false;", QT + "parking/migration-to-old"),
+    "smi-waits-for-sipi": ("target/i386/cpu-hold.c",
+                           "    return qatomic_read(&X86_CPU(cs)->hold_smi_waits_for_sipi);",
+                           "    return false;", TF + "parking-smi-waits-for-sipi"),
+    "smi-waits-for-sipi-e2e": ("hw/isa/lpc_ich9.c", "                cpu_hold_smi_raised(cs);\n",
+                               "", E2E + "ovmf-parking-add1-late-online"),
 }
 
 

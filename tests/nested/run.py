@@ -61,7 +61,11 @@ E2E_ALL = [n for n in harness.all_names()
 # rendezvous waits out OVMF's AP sync timeouts, and L2's timers run late:
 # "hrtimer: interrupt took 44 ms"); it failed so in 3 of 4 runs, with the
 # hot-added CPUs online and taking SMIs.
-E2E_DEFAULT = [n for n in E2E_ALL if not n.endswith("-add3")]
+# add1-late-online too: it passed nested (broadcast SMIs froze L2 for 0.5 s
+# with the offline CPU counted out), after one L1 stall; testfw
+# kvm/parking-smi-waits-for-sipi covers the KVM side of it in the default set.
+E2E_DEFAULT = [n for n in E2E_ALL
+               if not n.endswith("-add3") and not n.endswith("-add1-late-online")]
 BOOT_TIMEOUT = 180          # L0 start -> NESTED: READY
 # a case's own waits add up to well below these (e2e: boot 90 s, 20 s per
 # CPU, a reboot 90 s); measured nested: testfw 2-8 s, e2e 30-100 s

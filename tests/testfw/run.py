@@ -82,6 +82,9 @@ CASES = {
     "parking-racing-selector": (
         "an OS CPU outside SMM flips selector and command while SMM sets SMBASEs and unparks",
         ["-smp", "1,maxcpus=4"] + PARKING),
+    "parking-smi-waits-for-sipi": (
+        "SMM reads (status bit 6) that an unparked CPU waiting for SIPI holds the SMI pending",
+        ["-smp", "1,maxcpus=2"] + PARKING),
 }
 # opt/testfw/msi: MSI data with delivery mode INIT, SMI, NMI, StartUp
 # (vector 0x0a, the OS's AP code) and fixed (vector 0x40), as

@@ -482,6 +482,7 @@ static uint64_t parking_read(CPUHotplugState *st, hwaddr addr, uint64_t val,
                              MemTxAttrs attrs)
 {
     bool parked = selected_parked(st);
+    AcpiCpuStatus *cdev = selected(st);
 
     if (addr == CPHP_SMM_FLAGS_OFFSET && parked) {
         val |= CPHP_SMM_STATUS_PARKED;
@@ -489,6 +490,14 @@ static uint64_t parking_read(CPUHotplugState *st, hwaddr addr, uint64_t val,
             /* not there for the OS (_STA, counting) until it is unparked */
             val &= ~(uint64_t)CPHP_SMM_STATUS_ENABLED;
         }
+    } else if (addr == CPHP_SMM_FLAGS_OFFSET && attrs.secure && cdev &&
+               cdev->cpu && cpu_hold_smi_waits_for_sipi(cdev->cpu)) {
+        /*
+         * The last broadcast SMI found the CPU waiting for SIPI: it cannot
+         * join the SMI rendezvous until the OS starts it (it then takes the
+         * SMI before its first instruction), so SMM need not wait for it.
+         */
+        val |= CPHP_SMM_STATUS_WAITS_SIPI;
     } else if (addr == CPHP_SMM_DATA_OFFSET &&
                st->command == CPHP_SMM_SMBASE_CMD) {
         /* the SMBASE a parked CPU will start with, to SMM only */

@@ -59,6 +59,22 @@ uint32_t cpu_hold_get_smbase(CPUState *cpu)
     return hold_ops(cpu)->get_smbase(cpu);
 }
 
+void cpu_hold_smi_raised(CPUState *cpu)
+{
+    const CPUHoldOps *ops = hold_ops(cpu);
+
+    if (ops && ops->smi_raised) {
+        ops->smi_raised(cpu);
+    }
+}
+
+bool cpu_hold_smi_waits_for_sipi(CPUState *cpu)
+{
+    const CPUHoldOps *ops = hold_ops(cpu);
+
+    return ops && ops->smi_waits_for_sipi && ops->smi_waits_for_sipi(cpu);
+}
+
 /* On the CPU's own thread, with the BQL, before it runs again. */
 static void cpu_hold_release_work(CPUState *cpu, run_on_cpu_data data)
 {

@@ -66,10 +66,37 @@ static bool x86_cpu_hold_release(CPUState *cs)
     return true;
 }
 
+/*
+ * Whether a broadcast SMI finds the CPU waiting for SIPI, where it stays
+ * pending.  TCG: the local APIC says so now (with the BQL held, which SIPI
+ * and INIT processing take too).  KVM: the kernel knows; the CPU's thread
+ * asks it when it injects the SMI (kvm_arch_pre_run(), which calls
+ * x86_cpu_hold_note_smi()), until then the answer is false.
+ */
+static void x86_cpu_hold_smi_raised(CPUState *cs)
+{
+    X86CPU *cpu = X86_CPU(cs);
+
+    x86_cpu_hold_note_smi(cpu, !kvm_enabled() && cpu->apic_state &&
+                               apic_is_waiting_for_sipi(cpu->apic_state));
+}
+
+void x86_cpu_hold_note_smi(X86CPU *cpu, bool waits_for_sipi)
+{
+    qatomic_set(&cpu->hold_smi_waits_for_sipi, waits_for_sipi);
+}
+
+static bool x86_cpu_hold_smi_waits_for_sipi(CPUState *cs)
+{
+    return qatomic_read(&X86_CPU(cs)->hold_smi_waits_for_sipi);
+}
+
 const CPUHoldOps x86_cpu_hold_ops = {
     .set_smbase = x86_cpu_hold_set_smbase,
     .get_smbase = x86_cpu_hold_get_smbase,
     .release = x86_cpu_hold_release,
+    .smi_raised = x86_cpu_hold_smi_raised,
+    .smi_waits_for_sipi = x86_cpu_hold_smi_waits_for_sipi,
 };
 
 /* Read-only views for debugging and tests; only the chipset changes them */

@@ -115,6 +115,7 @@ extern const VMStateDescription vmstate_smi_negotiation_apm_sts;
 #define CPHP_SMM_DATA_OFFSET        8
 #define CPHP_SMM_STATUS_ENABLED     0x01
 #define CPHP_SMM_STATUS_PARKED      0x20
+#define CPHP_SMM_STATUS_WAITS_SIPI  0x40    /* SMM only: SMI waits for SIPI */
 #define CPHP_SMM_CTRL_UNPARK        0x20
 #define CPHP_SMM_CTRL_OTHERS        0x1e    /* the block's own controls */
 #define CPHP_SMM_SMBASE_CMD         4

@@ -43,6 +43,14 @@ typedef struct CPUHoldOps {
      * reason reported); the CPU then stays held.
      */
     bool (*release)(CPUState *cpu);
+    /*
+     * A broadcast SMI is about to be raised on @cpu: find out, now or when
+     * its thread injects it, whether it waits for SIPI and so cannot take
+     * it (x86: INIT received, no SIPI yet).
+     */
+    void (*smi_raised)(CPUState *cpu);
+    /* that answer, for the last broadcast SMI; false until it is known */
+    bool (*smi_waits_for_sipi)(CPUState *cpu);
 } CPUHoldOps;
 
 static inline CPUHoldState cpu_hold_state(CPUState *cpu)
@@ -78,6 +86,16 @@ uint32_t cpu_hold_get_smbase(CPUState *cpu);
  * False, and nothing done, if @cpu is not READY.
  */
 bool cpu_hold_release(CPUState *cpu);
+
+/*
+ * Broadcast SMIs and CPUs that cannot take them: the chipset calls
+ * cpu_hold_smi_raised() before it raises a broadcast SMI on @cpu, and
+ * tells SMM, which waits for every CPU in an SMI rendezvous, which CPUs
+ * wait for SIPI (cpu_hold_smi_waits_for_sipi()): it need not wait for
+ * those.  False for a CPU whose architecture cannot tell.
+ */
+void cpu_hold_smi_raised(CPUState *cpu);
+bool cpu_hold_smi_waits_for_sipi(CPUState *cpu);
 
 /* For the architecture's migration code: refuse RELEASING, check a load */
 int cpu_hold_pre_save(CPUState *cpu);
