@@ -27,6 +27,13 @@ against nosmm from the same run (freeze: against the same configuration
 before the hot-add), since absolute times on a shared TCG host mean little.
 Prints a table and writes DIR/smm-hotplug.dat and, with gnuplot,
 DIR/smm-hotplug.png (latency of each fill step per configuration).
+
+--scale instead boots our OVMF with parking and maxcpus 64, then 288 (edk2
+2025.02 uses x2APIC above 255 possible CPUs; the guest gets x2APIC and an
+IOMMU with interrupt remapping, which Linux needs for APIC IDs above 255),
+hot-adds the CPU with the highest APIC ID, then the lowest free one, and
+reports boot time and what became of each CPU (online in the guest, or only
+seen by it, or not at all) with its latency.
 """
 
 import argparse
@@ -131,6 +138,49 @@ def freeze(qemu, fw, logdir, run, online):
         g.close()
 
 
+SCALE_EXTRA = ["-cpu", "qemu64,+x2apic", "-device", "intel-iommu,intremap=on,eim=on"]
+
+
+def scale(qemu, logdir):
+    for maxcpus in (64, 288):
+        name = f"bench-scale-{maxcpus}"
+        try:
+            g = harness.Guest(qemu, "ovmf-parking", smp=f"1,maxcpus={maxcpus}",
+                              logdir=logdir, name=name, hb=20, extra=SCALE_EXTRA)
+        except FileNotFoundError as e:
+            print(f"bench: scale {maxcpus}: {e}")
+            return 1
+        try:
+            hit = g.wait_line(r"E2E: READY ncpus=(\d+)", 4 * BOOT_TIMEOUT)
+            if not hit:
+                print(f"bench: scale maxcpus={maxcpus}: no boot within "
+                      f"{4 * BOOT_TIMEOUT:.0f} s; QEMU: {' | '.join(g.stderr[-3:])}")
+                continue
+            print(f"bench: scale maxcpus={maxcpus}: booted in {hit[0] - g.t0:.1f} s", flush=True)
+            g.connect()
+            slots = harness.free_slots(g.qmp)
+            for k, slot in enumerate((slots[-1], slots[0])):
+                since = g.mark()
+                t = time.monotonic()
+                try:
+                    harness.device_add_cpu(g.qmp, slot, f"s{k}")
+                except QMPError as e:
+                    print(f"bench: scale maxcpus={maxcpus}: device_add {slot['props']} "
+                          f"refused: {e.desc}")
+                    continue
+                hit = g.wait_line(r"E2E: CPU(\d+) (ONLINE|PRESENT)( FAILED)?",
+                                  CPU_TIMEOUT, since)
+                what = (f"{hit[1].group(2).lower()}{' failed' if hit[1].group(3) else ''} "
+                        f"after {hit[0] - t:.2f} s" if hit else
+                        f"not seen by the guest within {CPU_TIMEOUT:.0f} s")
+                print(f"bench: scale maxcpus={maxcpus}: CPU {slot['props']} "
+                      f"(arch id {slot.get('arch-id', '?')}): {what}; "
+                      f"{len(g.qmp.cmd('query-cpus-fast'))} vCPUs", flush=True)
+        finally:
+            g.close()
+    return 0
+
+
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
@@ -180,6 +230,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(harness.CACHE, "bench"))
     ap.add_argument("--only", nargs="+", choices=("fill", "burst3", "freeze"),
                     default=("fill", "burst3", "freeze"))
+    ap.add_argument("--scale", action="store_true",
+                    help="maxcpus 64 and 288 with parking instead (see above)")
     a = ap.parse_args()
     if not os.path.exists(a.qemu):
         print(f"bench: {a.qemu} missing: run 'make qemu'", file=sys.stderr)
@@ -187,6 +239,8 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     logdir = os.path.join(harness.CACHE, "logs", "bench")
     os.makedirs(logdir, exist_ok=True)
+    if a.scale:
+        return scale(a.qemu, logdir)
     boots = {c: [] for c, _ in CONFIGS}
     fills = {c: [[] for _ in range(FILL_TO - 1)] for c, _ in CONFIGS}
     bursts = {c: [] for c, _ in CONFIGS}

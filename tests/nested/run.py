@@ -61,9 +61,11 @@ E2E_ALL = [n for n in harness.all_names()
 # rendezvous waits out OVMF's AP sync timeouts, and L2's timers run late:
 # "hrtimer: interrupt took 44 ms"); it failed so in 3 of 4 runs, with the
 # hot-added CPUs online and taking SMIs.
-# add1-late-online too: it passed nested (broadcast SMIs froze L2 for 0.5 s
-# with the offline CPU counted out), after one L1 stall; testfw
-# kvm/parking-smi-waits-for-sipi covers the KVM side of it in the default set.
+# add1-late-online too: nested, the freeze of an SMI with the offline CPU
+# counted out was 0.5 s with a scan on every poll of the SMI rendezvous and
+# 0.8-1.2 s with the scan every 64 polls that OVMF does now (over the 0.9 s
+# bound, which is for TCG; the L2 baseline is not measured); testfw
+# kvm/parking-smi-waits-for-sipi covers the KVM side in the default set.
 E2E_DEFAULT = [n for n in E2E_ALL
                if not n.endswith("-add3") and not n.endswith("-add1-late-online")]
 BOOT_TIMEOUT = 180          # L0 start -> NESTED: READY
