@@ -25,7 +25,7 @@
 #                  cost of the hotplug SMI that unparks a CPU vs a plain SMI;
 #                  SMM hot-add (stock OVMF, ours legacy, ours parking) vs no
 #                  SMM: add 1, burst of 3, fill to 8, SMI freeze, PNG plot
-#   make bench-smm only the last (BENCH_RUNS=5); about 30 minutes
+#   make bench-smm only the last (BENCH_RUNS=5); about 17 minutes
 
 SHELL := /bin/sh
 PY := python3
