@@ -70,19 +70,12 @@ def boot(qemu, fw, smp, logdir, name, append=""):
     return g, hit[0] - g.t0
 
 
-def add(g, dev_id, pattern=r"E2E: CPU(\d+) (ONLINE|PRESENT)"):
-    """device_add into the lowest free slot; the time until the guest
-    reports the CPU (pattern)."""
-    since = g.mark()
-    t = time.monotonic()
-    try:
-        harness.device_add_cpu(g.qmp, harness.free_slots(g.qmp)[0], dev_id)
-    except QMPError as e:
-        raise BenchError(f"device_add {dev_id}: {e.desc}")
-    hit = g.wait_line(pattern, CPU_TIMEOUT, since)
-    if not hit:
-        raise BenchError(f"{dev_id} did not come up within {CPU_TIMEOUT:.0f} s")
-    return hit[0] - t
+def add(g, dev_id, pattern=r"E2E: CPU(\d+) (?:ONLINE|PRESENT)( FAILED)?"):
+    """harness.hot_add(), failing the run on error."""
+    secs, err = harness.hot_add(g, dev_id, CPU_TIMEOUT, pattern)
+    if err:
+        raise BenchError(err)
+    return secs
 
 
 def fill(qemu, fw, logdir, run):

@@ -51,6 +51,15 @@ smis() {
         printf ' %s=%s' "${c##*/}" "${v:-?}"
     done
 }
+# online hot-added CPU $1 (or find it online) and say so
+online_cpu() {
+    o=/sys/devices/system/cpu/cpu$1/online
+    if [ "$(cat "$o")" = 1 ] || echo 1 > "$o" 2>/dev/null; then
+        echo "E2E: CPU$1 ONLINE ncpus=$(grep -c ^processor /proc/cpuinfo)"
+    else
+        echo "E2E: CPU$1 ONLINE FAILED"
+    fi
+}
 klines=$(dmesg | wc -l)
 echo "E2E: READY ncpus=$(grep -c ^processor /proc/cpuinfo)"
 
@@ -67,10 +76,8 @@ while true; do
         if [ "$autoonline" = 0 ] || [ "$delay" -gt 0 ]; then
             echo "E2E: CPU$c PRESENT"
             [ "$delay" -gt 0 ] && due="$due $c:$(($(date +%s) + delay))"
-        elif [ "$(cat "$d/online")" = 1 ] || echo 1 > "$d/online" 2>/dev/null; then
-            echo "E2E: CPU$c ONLINE ncpus=$(grep -c ^processor /proc/cpuinfo)"
         else
-            echo "E2E: CPU$c ONLINE FAILED"
+            online_cpu "$c"
         fi
         known="$known$c "
     done
@@ -80,10 +87,8 @@ while true; do
         c=${p%%:*}
         if [ "$(date +%s)" -lt "${p#*:}" ]; then
             left="$left $p"
-        elif echo 1 > "/sys/devices/system/cpu/cpu$c/online" 2>/dev/null; then
-            echo "E2E: CPU$c ONLINE ncpus=$(grep -c ^processor /proc/cpuinfo)"
         else
-            echo "E2E: CPU$c ONLINE FAILED"
+            online_cpu "$c"
         fi
     done
     due=$left
