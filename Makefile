@@ -4,7 +4,8 @@
 #   make demo      build what is missing, boot an SMM guest on our OVMF with
 #                  parking, hot-add CPUs
 #   make check     build what is missing (also Debian's unpatched QEMU, the
-#                  old side of a migration test), run every test; last line
+#                  old side of a migration test, and the fuzzing QEMU), run
+#                  every test; last line
 #                  'N passed, M failed, K skipped'
 #   make qemu      fetch + patch + build QEMU (incremental)
 #   make ovmf      fetch + patch + build OVMF_CODE_4M.secboot.fd like Debian
@@ -15,9 +16,18 @@
 #   make nested    the KVM cases in a nested L1 guest (our QEMU under TCG),
 #                  for hosts whose KVM has no SMM; all of them, or
 #                  NESTED='kvm/parking ovmf-parking-kvm-add3' (NESTED=--list)
+#   make qemu-fuzz the same QEMU built with clang, libFuzzer, ASan and UBSan
+#                  (build/qemu-fuzz in the cache); about 10 minutes cold
+#   make fuzz      fuzz the SMI / SMM CPU hotplug surface (tests/fuzz/run.py):
+#                  FUZZ_TIME seconds per target (default 600), or FUZZ_RUNS
+#                  executions, FUZZ_JOBS processes; FUZZ='smm-cpu-hotplug'
+#                  for one target
+#   make soak      hot-add/remove soak on one live guest (tests/e2e/soak.py):
+#                  SOAK_CYCLES (default 200), SOAK_SEED to repeat a run,
+#                  SOAK_FW=ovmf-parking-kvm for KVM (where it has SMM)
 #   make mutations remove, one at a time, the checks the hardening tests
 #                  guard, and show each test fails (MUTATIONS='name ...',
-#                  MUTATIONS=--list); about 1 minute
+#                  MUTATIONS=--list); about 10 minutes
 #   make check-patches   every hook patch applies with --fuzz=0
 #   make checkpatch      QEMU's checkpatch.pl on every patch and overlay file
 #   make rebuild-aml     regenerate our expected ACPI tables (QEMU's rebuild mode)
@@ -31,13 +41,24 @@ SHELL := /bin/sh
 PY := python3
 
 .PHONY: demo check setup qemu qemu-baseline guest testfw e2e e2e-list check-patches \
-	checkpatch bench bench-smm rebuild-aml ovmf nested mutations
+	checkpatch bench bench-smm rebuild-aml ovmf nested mutations qemu-fuzz fuzz soak
 
 setup:
 	@sh scripts/setup-host.sh
 
 qemu: setup
 	@SMMHP_SKIP_SETUP=1 sh scripts/build-qemu.sh
+
+qemu-fuzz: qemu
+	@SMMHP_SKIP_SETUP=1 SMMHP_FUZZ=1 sh scripts/build-qemu.sh
+
+fuzz: qemu-fuzz
+	@$(PY) tests/fuzz/run.py $(if $(FUZZ_RUNS),--runs $(FUZZ_RUNS),--time $(or $(FUZZ_TIME),600)) \
+	  --jobs $(or $(FUZZ_JOBS),1) $(FUZZ)
+
+soak: qemu ovmf guest
+	@$(PY) tests/e2e/soak.py --cycles $(or $(SOAK_CYCLES),200) --fw $(or $(SOAK_FW),ovmf-parking) \
+	  $(if $(SOAK_SEED),--seed $(SOAK_SEED))
 
 qemu-baseline: setup
 	@SMMHP_SKIP_SETUP=1 SMMHP_BASELINE=1 sh scripts/build-qemu.sh
@@ -65,7 +86,7 @@ testfw:
 demo: qemu ovmf guest
 	@$(PY) tests/demo.py $(DEMO_ARGS)
 
-check: qemu qemu-baseline ovmf guest testfw
+check: qemu qemu-baseline qemu-fuzz ovmf guest testfw
 	@$(PY) tests/run-all.py $(CHECK_ARGS)
 
 e2e: qemu guest

@@ -14,6 +14,11 @@
 # SMMHP_BASELINE=1 builds Debian's tree without our series instead
 # (src/qemu-baseline, build/qemu-baseline): the baseline for benchmarks
 # and for showing that a regression test fails without the fix.
+#
+# SMMHP_FUZZ=1 builds the same tree as the default (src/qemu) with clang,
+# libFuzzer, ASan and UBSan into build/qemu-fuzz: qemu-fuzz-x86_64, for
+# tests/fuzz/run.py.  It needs clang and libclang-rt-*-dev (setup installs
+# them).
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +33,7 @@ variant=qemu
 stage=$CACHE/src/$variant.stage
 src=$CACHE/src/$variant
 build=$CACHE/build/$variant
+[ -z "${SMMHP_FUZZ:-}" ] || build=$CACHE/build/qemu-fuzz
 mkdir -p "$CACHE/src" "$CACHE/build"
 
 log() { echo "build-qemu: $*"; }
@@ -60,8 +66,14 @@ CONFIGURE_OPTS="--target-list=x86_64-softmmu --without-default-features \
  --enable-tcg --enable-kvm --disable-install-blobs --disable-download \
  --disable-docs --python=/usr/bin/python3 --cc='ccache cc' --cxx='ccache c++' \
  --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu"
+if [ -n "${SMMHP_FUZZ:-}" ]; then
+    CONFIGURE_OPTS="--target-list=x86_64-softmmu --without-default-features \
+ --enable-tcg --enable-fuzzing --enable-asan --enable-ubsan \
+ --disable-install-blobs --disable-download --disable-docs \
+ --python=/usr/bin/python3 --cc='ccache clang' --cxx='ccache clang++'"
+fi
 # Reconfigure when the options or the host toolchain that configure probed change.
-stamp="$CONFIGURE_OPTS $(dpkg-query -W -f='${Package}=${Version} ' gcc-multilib meson libglib2.0-dev 2>/dev/null || true)"
+stamp="$CONFIGURE_OPTS $(dpkg-query -W -f='${Package}=${Version} ' gcc-multilib meson libglib2.0-dev ${SMMHP_FUZZ:+clang} 2>/dev/null || true)"
 if [ ! -f "$build/build.ninja" ] || [ "$(cat "$build/.smmhp-configure" 2>/dev/null)" != "$stamp" ]; then
     log "configuring in $build"
     rm -rf "$build"; mkdir -p "$build"
@@ -72,11 +84,16 @@ if [ ! -f "$build/build.ninja" ] || [ "$(cat "$build/.smmhp-configure" 2>/dev/nu
 fi
 
 # 4. build, printing progress every ~10%
-TARGETS="qemu-system-x86_64"
-[ -n "${SMMHP_BASELINE:-}" ] || for t in bios-tables-test q35-test cpu-plug-test lpc-ich9-test fw_cfg-test \
-         tco-test device-plug-test $(cat "$top/qemu/qtests.list" 2>/dev/null || true); do
-    TARGETS="$TARGETS tests/qtest/$t"
-done
+if [ -n "${SMMHP_FUZZ:-}" ]; then
+    TARGETS=qemu-fuzz-x86_64
+else
+    TARGETS="qemu-system-x86_64"
+    [ -n "${SMMHP_BASELINE:-}" ] || for t in bios-tables-test q35-test cpu-plug-test lpc-ich9-test \
+             fw_cfg-test tco-test device-plug-test \
+             $(cat "$top/qemu/qtests.list" 2>/dev/null || true); do
+        TARGETS="$TARGETS tests/qtest/$t"
+    done
+fi
 log "building ($(nproc) jobs; log: $build/ninja.log.txt)"
 start=$(date +%s)
 # shellcheck disable=SC2086
@@ -97,6 +114,17 @@ if ! wait $pid; then
     grep -B2 -A20 -m3 'FAILED\|error' "$build/ninja.log.txt" | head -60
     log "build failed (log: $build/ninja.log.txt)" >&2
     exit 1
+fi
+
+if [ -n "${SMMHP_FUZZ:-}" ]; then
+    # its firmware path (the default datadir, relocated into qemu-bundle/)
+    fw=$build/qemu-bundle/usr/local/share/qemu
+    mkdir -p "$fw"
+    for rom in /usr/share/seabios/*.bin "$CACHE"/build/qemu/pc-bios/optionrom/*.bin; do
+        [ -f "$rom" ] && ln -sf "$rom" "$fw/"
+    done
+    log "done in $(( $(date +%s) - start ))s: $build/qemu-fuzz-x86_64"
+    exit 0
 fi
 
 # 5. option ROMs (linuxboot_dma.bin, kvmvapic.bin, ...): built by make, as

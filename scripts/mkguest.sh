@@ -8,7 +8,9 @@
 #                      kvm modules of the same kernel from it (tests/nested)
 #   initramfs.cpio.gz  busybox-static + tests/guest/init.sh as /init + the
 #                      kernel's MSR driver (msr.ko from kernel.deb), with
-#                      which the guest reads each CPU's SMI count
+#                      which the guest reads each CPU's SMI count, and
+#                      efivarfs.ko, through which it writes UEFI variables
+#                      (each write is an SMI on SMM firmware)
 # Nothing here is committed; rerun to refresh.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,13 +36,16 @@ bb=/bin/busybox
 [ -x "$bb" ] && file -L "$bb" 2>/dev/null | grep -q static || bb=$(dpkg -L busybox-static | grep '/bin/busybox$' | head -1)
 [ -x "$bb" ] || { echo "mkguest: busybox-static is not installed" >&2; exit 1; }
 if [ ! -f "$out/initramfs.cpio.gz" ] || [ "$top/tests/guest/init.sh" -nt "$out/initramfs.cpio.gz" ] ||
+   [ "$top/scripts/mkguest.sh" -nt "$out/initramfs.cpio.gz" ] ||
    [ "$out/kernel.deb" -nt "$out/initramfs.cpio.gz" ]; then
     echo "mkguest: building initramfs"
     tmp=$(mktemp -d)
     mkdir -p "$tmp/bin" "$tmp/dev" "$tmp/proc" "$tmp/sys" "$tmp/lib/modules" "$tmp/k"
     cp "$bb" "$tmp/bin/busybox"
-    dpkg-deb --fsys-tarfile "$out/kernel.deb" | tar -x -C "$tmp/k" --wildcards '*/kernel/arch/x86/kernel/msr.ko'
+    dpkg-deb --fsys-tarfile "$out/kernel.deb" | tar -x -C "$tmp/k" --wildcards \
+        '*/kernel/arch/x86/kernel/msr.ko' '*/kernel/fs/efivarfs/efivarfs.ko'
     mv "$tmp"/k/lib/modules/*/kernel/arch/x86/kernel/msr.ko "$tmp/lib/modules/msr.ko"
+    mv "$tmp"/k/lib/modules/*/kernel/fs/efivarfs/efivarfs.ko "$tmp/lib/modules/efivarfs.ko"
     rm -rf "$tmp/k"
     ln -s busybox "$tmp/bin/sh"
     cp "$top/tests/guest/init.sh" "$tmp/init"

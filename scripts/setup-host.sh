@@ -18,7 +18,7 @@ mkdir -p "$stamp_dir"
 PKGS="build-essential ninja-build pkg-config ccache python3 python3-venv
  libglib2.0-dev libpixman-1-dev zlib1g-dev flex bison bzip2 xz-utils
  dpkg-dev quilt acpica-tools seabios ovmf ipxe-qemu cpio busybox-static gzip
- rsync gcc-multilib python3-docutils"
+ rsync gcc-multilib python3-docutils clang libclang-rt-14-dev"
 
 # add_sources FILE WHAT < CONTENT: write an apt sources file once
 add_sources() {

@@ -292,7 +292,7 @@ def run_lint():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", choices=["lint", "qtest", "testfw", "e2e", "kvm"])
+    ap.add_argument("--only", choices=["lint", "qtest", "fuzz", "testfw", "e2e", "kvm"])
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     passed = failed = skipped = 0
@@ -316,6 +316,11 @@ def main():
             ok, bad, skip, notes = run_qtest(name, args, timeout, a.verbose)
             passed, failed, skipped = passed + ok, failed + bad, skipped + skip
             print("\n".join(notes), flush=True)
+    if a.only in (None, "fuzz"):
+        # smoke: 30 s per target (tests/fuzz/run.py; make fuzz runs longer)
+        ok, bad, skip = run_sub("fuzz", [sys.executable, os.path.join(HERE, "fuzz", "run.py"),
+                                         "--time", "30"])
+        passed, failed, skipped = passed + ok, failed + bad, skipped + skip
     # a full run leaves the KVM cases to part kvm when they run nested
     nested = kvm_nested() if a.only in (None, "kvm") else None
     for part, script in (("testfw", "testfw/run.py"), ("e2e", "e2e/run.py")):

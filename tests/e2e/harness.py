@@ -9,6 +9,7 @@ and it always kills QEMU before it returns.
 import os
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -86,7 +87,8 @@ FIRMWARE.update({
         expect_features=0xF, expect_unparked=True,
         scenarios=("add1", "add3", "unplug-readd", "add1-reboot", "add1-paused",
                    "smp2-add1", "prelaunch-add2", "s3-asc", "s3-desc",
-                   "s3-unplug-hole", "add1-late-online")),
+                   "s3-unplug-hole", "add1-late-online", "add3-in-smi", "slot-race",
+                   "soak")),
     "ovmf-ours-legacy": dict(
         FIRMWARE["ovmf-smm"], desc="our OVMF (make ovmf), smm=on, parking not offered",
         **OUR_OVMF_FILES,
@@ -115,7 +117,7 @@ FIRMWARE.update({
 FIRMWARE["ovmf-parking-kvm"] = dict(
     FIRMWARE["ovmf-parking"], desc=FIRMWARE["ovmf-parking"]["desc"] + ", KVM", accel="kvm",
     scenarios=("add1", "add3", "unplug-readd", "add1-reboot", "add1-paused",
-               "prelaunch-add2", "add1-late-online"))
+               "prelaunch-add2", "add1-late-online", "add3-in-smi", "slot-race", "soak"))
 
 
 class Result:
@@ -140,21 +142,30 @@ class Guest:
     """One QEMU process with the test guest; serial on stdout, QMP socket."""
 
     def __init__(self, qemu, fw, smp="1,maxcpus=4", extra=(), logdir=None,
-                 name="guest", machine="q35", hb=20, append=""):
+                 name="guest", machine="q35", hb=20, append="", accel=None,
+                 commands=False):
         self.fw = FIRMWARE[fw]
         self.tmp = tempfile.mkdtemp(prefix="smmhp-")
         self.sock = os.path.join(self.tmp, "qmp.sock")
+        # commands: a second serial port (the guest's ttyS1, e2e.cmd=1) on
+        # which the guest takes commands (tests/guest/init.sh; send())
+        self.cmdsock = os.path.join(self.tmp, "cmd.sock") if commands else None
+        self.cmdconn = None
         self.lines = []          # (monotonic time, text)
         self.cond = threading.Condition()
         guest = os.path.join(CACHE, "guest")
         args = [qemu, "-machine", f"{machine},smm={self.fw['smm']}",
-                "-accel", self.fw.get("accel", "tcg"), "-m", "512M", "-smp", smp,
+                "-accel", accel or self.fw.get("accel", "tcg"), "-m", "512M", "-smp", smp,
                 "-nodefaults", "-display", "none", "-vga", "none",
                 "-net", "none", "-monitor", "none", "-serial", "stdio",
                 "-qmp", f"unix:{self.sock},server=on,wait=off",
                 "-kernel", os.path.join(guest, "vmlinuz"),
                 "-initrd", os.path.join(guest, "initramfs.cpio.gz"),
-                "-append", f"console=ttyS0 quiet e2e.poll=0.05 e2e.hb={hb} {append}"]
+                "-append", f"console=ttyS0 quiet e2e.poll=0.05 e2e.hb={hb} {append}"
+                + (" e2e.cmd=1" if commands else "")]
+        if commands:
+            args += ["-chardev", f"socket,id=e2ecmd,path={self.cmdsock},server=on,wait=off",
+                     "-device", "isa-serial,chardev=e2ecmd"]
         if "code" in self.fw:
             code = os.environ.get("SMMHP_OVMF_CODE_" + fw.upper().replace("-", "_"),
                                   self.fw.get("code_path",
@@ -203,6 +214,24 @@ class Guest:
     def connect(self):
         self.qmp = QMP(self.sock, timeout=30)
 
+    def send(self, command):
+        """One command line to the guest's command port (commands=True)."""
+        if self.cmdconn is None:
+            self.cmdconn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            # bounded: a guest that stops reading its port must not hang us
+            self.cmdconn.settimeout(10)
+            self.cmdconn.connect(self.cmdsock)
+        self.cmdconn.sendall(command.encode() + b"\n")
+
+    def command(self, command, timeout):
+        """Send a command and wait for its answer 'E2E: CMD <command> ...';
+        the text after the command, or None on timeout."""
+        since = self.mark()
+        self.send(command)
+        hit = self.wait_line(r"E2E: CMD " + re.escape(command) + r"(?: (.*))?$",
+                             timeout, since)
+        return (hit[1].group(1) or "") if hit else None
+
     def wait_line(self, pattern, timeout, start=0):
         """Wait for a serial line matching pattern at index >= start.
         Returns (time, match, index) or None on timeout or QEMU exit."""
@@ -224,6 +253,30 @@ class Guest:
     def mark(self):
         with self.cond:
             return len(self.lines)
+
+    def exit_note(self):
+        """'; QEMU exited with status N' once QEMU has exited, else ''."""
+        rc = self.proc.poll()
+        return "" if rc is None else f"; QEMU exited with status {rc}"
+
+    def booted(self, res, timeout):
+        """Wait for the guest's READY line: the hit (res.boot set), or None
+        with res failed."""
+        hit = self.wait_line(r"E2E: READY ncpus=(\d+)", timeout)
+        if not hit:
+            res.fail(f"guest did not boot within {timeout:.0f} s",
+                     ["qemu stderr: " + s for s in self.stderr[-5:]] +
+                     ["last serial lines:"] + ["  | " + s for s in self.tail()])
+            return None
+        res.boot = hit[0] - self.t0
+        return hit
+
+    def harness_error(self, res, e):
+        """Fail res for an exception of the harness itself, with what the
+        guest and QEMU said last."""
+        return res.fail(f"harness error: {type(e).__name__}: {e}" + self.exit_note(),
+                        ["last serial lines:"] + ["  | " + s for s in self.tail()] +
+                        ["qemu stderr: " + s for s in self.stderr[-5:]])
 
     def tail(self, n=8):
         with self.cond:
@@ -257,6 +310,8 @@ class Guest:
         return out
 
     def close(self):
+        if self.cmdconn:
+            self.cmdconn.close()
         if self.qmp:
             try:
                 self.qmp.cmd("quit", timeout=5)
@@ -474,6 +529,12 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
     name = f"{fw}-{scenario}"
     res = Result(name)
     smp = SCENARIOS[scenario][1]
+    if scenario == "soak":
+        import soak
+        kvm = FIRMWARE[fw].get("accel") == "kvm"
+        return soak.run(qemu, fw, SOAK_CYCLES_KVM if kvm else SOAK_CYCLES, logdir=logdir,
+                        cpu_timeout=cpu_timeout, boot_timeout=boot_timeout, name=name,
+                        log=lambda m: None, rss_goal=False)
     # management's way to start a domain with hotpluggable vCPUs enabled:
     # -S, device_add, cont; those CPUs are cold CPUs to the firmware
     prelaunch = 2 if scenario == "prelaunch-add2" else 0
@@ -483,7 +544,8 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
     try:
         g = Guest(qemu, fw, smp=smp, logdir=logdir, name=f"{name}-r{run}",
                   extra=["-S"] if prelaunch else (), append=append,
-                  hb=1 if scenario == "add1-late-online" else 20)
+                  hb=1 if scenario == "add1-late-online" else 20,
+                  commands=scenario in RACE_SCENARIOS)
     except FileNotFoundError as e:
         return res.fail(str(e))
     try:
@@ -500,12 +562,9 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
                     return res.fail(f"a CPU added before the guest first ran is parked "
                                     f"(state {st}); it is a cold CPU")
             g.qmp.cmd("cont")
-        hit = g.wait_line(r"E2E: READY ncpus=(\d+)", boot_timeout)
+        hit = g.booted(res, boot_timeout)
         if not hit:
-            return res.fail(f"guest did not boot within {boot_timeout:.0f} s",
-                            ["qemu stderr: " + s for s in g.stderr[-5:]] +
-                            ["last serial lines:"] + ["  | " + s for s in g.tail()])
-        res.boot = hit[0] - g.t0
+            return res
         want = int(smp.split(",")[0]) + prelaunch
         if int(hit[1].group(1)) != want:
             return res.fail(f"guest booted with {hit[1].group(1)} CPUs online, expected {want}")
@@ -544,6 +603,9 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
             res.times.append(hit[0] - t)
             return None
 
+        if scenario in RACE_SCENARIOS:
+            import races
+            return getattr(races, scenario.replace("-", "_"))(g, res, cpu_timeout)
         if scenario == "add1-late-online":
             return late_online(g, res, cpu_timeout)
         if scenario == "s3-unplug-hole":
@@ -679,8 +741,7 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
         res.detail = ", ".join(f"{x:.2f} s" for x in res.times)
         return res
     except Exception as e:  # noqa: BLE001 - report, never hang or crash
-        return res.fail(f"harness error: {type(e).__name__}: {e}",
-                        ["last serial lines:"] + ["  | " + s for s in g.tail()])
+        return g.harness_error(res, e)
     finally:
         g.close()
 
@@ -982,10 +1043,21 @@ SCENARIOS = {
                        "hot-add; SMI round trip", "1,maxcpus=4"),
     "add1-late-online": ("hot-add 1 CPU that the guest onlines only after "
                          f"{LATE_ONLINE_S} s; broadcast SMIs meanwhile", "1,maxcpus=4"),
+    # tests/e2e/races.py
+    "add3-in-smi": ("stop the VM while the guest is inside an SMI, device_add 3 CPUs, "
+                    "continue", "1,maxcpus=4"),
+    "slot-race": ("device_add, device_del, device_add into the same slot at once; "
+                  "5 rounds", "1,maxcpus=4"),
+    # tests/e2e/soak.py (make soak runs the long version)
+    "soak": ("hot-add/remove soak on one guest, short: 20 cycles (KVM: 10)",
+             "1,sockets=1,cores=8,threads=1,maxcpus=8"),
 }
+RACE_SCENARIOS = ("add3-in-smi", "slot-race")
+SOAK_CYCLES = 20
+SOAK_CYCLES_KVM = 10
 # run only for the firmware that lists them in "scenarios" (or by name)
 EXPLICIT_SCENARIOS = ("prelaunch-add2", "s3-asc", "s3-desc", "s3-unplug-hole",
-                      "add1-late-online")
+                      "add1-late-online") + RACE_SCENARIOS + ("soak",)
 
 
 # scenarios run for the firmware variants that only flip a property

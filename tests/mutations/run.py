@@ -27,6 +27,8 @@ QT = (f"cd {BUILD} && QTEST_QEMU_BINARY=./qemu-system-x86_64 "
       f"QTEST_QEMU_BINARY_NOPARK={CACHE}/build/qemu-baseline/qemu-system-x86_64 "
       "timeout 300 tests/qtest/q35-smi-test -p /x86_64/q35/smi/")
 TF = f"cd {TOP} && {sys.executable} tests/testfw/run.py --accel tcg "
+FUZZ_BUILD = os.path.join(CACHE, "build", "qemu-fuzz")
+FUZZ = f"cd {TOP} && {sys.executable} tests/fuzz/run.py --time 20 "
 E2E = f"cd {TOP} && {sys.executable} tests/e2e/run.py "
 SMM = "hw/acpi/cpu_hotplug_smm.c"
 
@@ -82,6 +84,20 @@ MUTATIONS = {
                            "    return false;", TF + "parking-smi-waits-for-sipi"),
     "smi-waits-for-sipi-e2e": ("hw/isa/lpc_ich9.c", "                cpu_hold_smi_raised(cs);\n",
                                "", E2E + "ovmf-parking-add1-late-online"),
+    # a TCG vCPU thread of a hot-added CPU never gets an exited thread's
+    # context: slot-race hot-adds more CPUs than maxcpus (4) over its rounds
+    "tcg-context-reuse": ("tcg/tcg.c", "            qatomic_xchg(&tcg_spare_ctxs[i], NULL) : NULL;",
+                          "            NULL : NULL;", E2E + "ovmf-parking-slot-race"),
+    # the fuzz target's invariant: nothing but SMM sets an SMBASE or unparks
+    "fuzz-not-smm": (SMM, "    if (!attrs.secure) {\n        trace_cpu_hotplug_smm_ignored(st->selector, "
+                     "not_smm);", "    if (0) {\n        trace_cpu_hotplug_smm_ignored("
+                     "st->selector, not_smm);", FUZZ + "smm-cpu-hotplug"),
+    # ... and no release before the SMBASE is set
+    "fuzz-release-before-smbase": ("hw/core/cpu-hold.c",
+                                   "    if (cpu_hold_state(cpu) != CPU_HOLD_READY) {\n"
+                                   "        return false;",
+                                   "    if (!cpu_hold_is_held(cpu)) {\n        return false;",
+                                   FUZZ + "smm-cpu-hotplug"),
 }
 
 
@@ -90,8 +106,11 @@ def sh(cmd):
     return r.returncode, r.stdout + r.stderr
 
 
-def build():
-    return sh(f"ninja -C {BUILD} qemu-system-x86_64 tests/qtest/q35-smi-test")
+def build(test=""):
+    rc, out = sh(f"ninja -C {BUILD} qemu-system-x86_64 tests/qtest/q35-smi-test")
+    if rc == 0 and "tests/fuzz/" in test:
+        rc, out = sh(f"ninja -C {FUZZ_BUILD} qemu-fuzz-x86_64")
+    return rc, out
 
 
 def first_failure(out):
@@ -126,7 +145,7 @@ def main():
         print(f"mutation {name}: rebuilding, then {test.split(' ')[-1]}", flush=True)
         try:
             open(p, "w").write(orig.replace(old, new, 1))
-            rc, out = build()
+            rc, out = build(test)
             if rc:
                 print(f"ERROR {name}: the mutated tree does not build:\n{out[-1500:]}")
                 survived += 1
@@ -140,7 +159,7 @@ def main():
                 print(f"SURVIVED {name}: the test passed with the mutation")
         finally:
             open(p, "w").write(orig)
-    rc, out = build()
+    rc, out = build("tests/fuzz/" if os.path.exists(FUZZ_BUILD) else "")
     if rc:
         print("ERROR: rebuilding the restored tree failed:\n" + out[-1500:])
         return 1

@@ -71,9 +71,9 @@ TEST_DIRS = ["e2e", "testfw", "nested"]
 # change when they are upgraded)
 PY_PACKAGES = ["python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib"]
 # modules the runners import lazily, at run time, on top of what importing
-# them pulls in
+# them pulls in (soak and races: tests/e2e, imported by their scenarios)
 PY_EXTRA = ["encodings.ascii", "encodings.latin_1", "fcntl", "traceback", "linecache",
-            "tokenize", "token"]
+            "tokenize", "token", "soak", "races"]
 
 
 def die(msg):
