@@ -446,7 +446,8 @@ static void smm_cpu_hotplug_fuzz(QTestState *s, const unsigned char *data,
              * ASan and teaches the fuzzer nothing about this surface.
              */
             qtest_memread(s, desc + 4, len, 4);
-            stl_be_p(len, MIN(ldl_be_p(len), FZ_DMA_MAX));
+            /* ldl_be_p() returns int: compare unsigned */
+            stl_be_p(len, MIN((uint32_t)ldl_be_p(len), FZ_DMA_MAX));
             qtest_memwrite(s, desc + 4, len, 4);
             fz_fwcfg_dma_start(desc);
             break;
