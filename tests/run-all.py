@@ -319,7 +319,7 @@ def main():
     if a.only in (None, "fuzz"):
         # smoke: 30 s per target (tests/fuzz/run.py; make fuzz runs longer)
         ok, bad, skip = run_sub("fuzz", [sys.executable, os.path.join(HERE, "fuzz", "run.py"),
-                                         "--time", "30"])
+                                         "--time", "30", "--fresh"])
         passed, failed, skipped = passed + ok, failed + bad, skipped + skip
     # a full run leaves the KVM cases to part kvm when they run nested
     nested = kvm_nested() if a.only in (None, "kvm") else None
