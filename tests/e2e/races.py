@@ -23,7 +23,7 @@ import time
 
 import harness
 from harness import QMPError
-from soak import settled
+from soak import settled, wait_removed
 
 IN_SMI_ATTEMPTS = 200
 EFI_LOOP = 60
@@ -128,13 +128,7 @@ def slot_race(g, res, cpu_timeout, rounds=5):
                                 f"error: {e.desc}")
         outcomes["re-add accepted" if accepted else "re-add refused"] += 1
         # a: gone from QEMU; b: online in the guest if it was accepted
-        deadline = time.monotonic() + cpu_timeout
-        while a in [c["name"] for c in g.qmp.cmd("qom-list", path="/machine/peripheral")]:
-            if time.monotonic() > deadline:
-                return res.fail(f"round {r + 1}: {a} still present {cpu_timeout:.0f} s "
-                                "after device_del", g.diagnose(since))
-            time.sleep(0.05)
-        err = settled(g, cpu_timeout)
+        err = wait_removed(g, a, cpu_timeout) or settled(g, cpu_timeout)
         if err:
             return res.fail(f"round {r + 1}: {err}", g.diagnose(since))
         if accepted:

@@ -72,6 +72,17 @@ def guest_state(g, timeout):
     return nums(m.group(1)), nums(m.group(2)), apic
 
 
+def wait_removed(g, dev_id, timeout):
+    """Wait until QEMU no longer has device dev_id; None, or why not."""
+    deadline = time.monotonic() + timeout
+    while any(c["name"] == dev_id
+              for c in g.qmp.cmd("qom-list", path="/machine/peripheral")):
+        if time.monotonic() > deadline:
+            return f"{dev_id} still present {timeout:.0f} s after device_del"
+        time.sleep(0.05)
+    return None
+
+
 def settled(g, timeout):
     """Wait until the guest has exactly QEMU's CPUs (by APIC ID), all
     online; None, or why not."""
@@ -162,10 +173,6 @@ class Soak:
         self.n += 1
         return f"scpu{self.n}"
 
-    def qemu_ids(self):
-        return [c["name"] for c in self.g.qmp.cmd("qom-list", path="/machine/peripheral")
-                if c["name"].startswith("scpu")]
-
     def state(self):
         """(present, online, {linux cpu: apic id}) as the guest sees them."""
         st = guest_state(self.g, self.cpu_timeout)
@@ -206,12 +213,9 @@ class Soak:
     def wait_gone(self, dev_id, since, want_removed_line):
         """Wait until QEMU no longer has dev_id (and, if want_removed_line,
         the guest said a CPU went away)."""
-        deadline = time.monotonic() + self.cpu_timeout
-        while dev_id in self.qemu_ids():
-            if time.monotonic() > deadline:
-                self.fail(f"{dev_id} still present {self.cpu_timeout:.0f} s after "
-                          "device_del", since)
-            time.sleep(0.05)
+        err = wait_removed(self.g, dev_id, self.cpu_timeout)
+        if err:
+            self.fail(err, since)
         if want_removed_line and not self.g.wait_line(
                 r"E2E: CPU\d+ REMOVED", self.cpu_timeout, since):
             self.fail(f"QEMU removed {dev_id} but the guest did not see a CPU go "
