@@ -25,6 +25,9 @@
 #   make soak      hot-add/remove soak on one live guest (tests/e2e/soak.py):
 #                  SOAK_CYCLES (default 200), SOAK_SEED to repeat a run,
 #                  SOAK_FW=ovmf-parking-kvm for KVM (where it has SMM)
+#   make libvirt   libvirt (a running libvirtd) defines, starts and grows
+#                  with 'virsh setvcpus' a Secure Boot domain on the machine
+#                  type pc-q35-10.0-smm-hotplug (tests/libvirt/run.py)
 #   make mutations remove, one at a time, the checks the hardening tests
 #                  guard, and show each test fails (MUTATIONS='name ...',
 #                  MUTATIONS=--list); about 10 minutes
@@ -41,7 +44,8 @@ SHELL := /bin/sh
 PY := python3
 
 .PHONY: demo check setup qemu qemu-baseline guest testfw e2e e2e-list check-patches \
-	checkpatch bench bench-smm rebuild-aml ovmf nested mutations qemu-fuzz fuzz soak
+	checkpatch bench bench-smm rebuild-aml ovmf nested mutations qemu-fuzz fuzz soak \
+	libvirt
 
 setup:
 	@sh scripts/setup-host.sh
@@ -97,6 +101,11 @@ e2e-list:
 
 nested: qemu ovmf guest testfw
 	@$(PY) tests/nested/run.py $(NESTED)
+
+# libvirt accepts pc-q35-10.0-smm-hotplug as is (needs a running libvirtd
+# with the QEMU driver; not in check)
+libvirt: qemu ovmf guest
+	@$(PY) tests/libvirt/run.py
 
 mutations: qemu ovmf guest testfw
 	@$(PY) tests/mutations/run.py $(MUTATIONS)

@@ -46,7 +46,32 @@ start=$(date +%s)
     echo "build-ovmf: building OvmfPkgX64 RELEASE (log: $CACHE/build-ovmf.log)"
     # shellcheck disable=SC2086
     build -a X64 -t GCC5 -p OvmfPkg/OvmfPkgX64.dsc -b RELEASE -n "$(nproc)" \
-        $FLAGS >"$CACHE/build-ovmf.log" 2>&1
+        $FLAGS >"$CACHE/build-ovmf.log" 2>&1 </dev/null &
+    pid=$!
+    # progress: modules made (of the last full build's count, if known),
+    # then the firmware volumes; a line every 10 % or every 30 s
+    total=$(cat "$out/.modules" 2>/dev/null || echo 0)
+    last=-1; said=$(date +%s)
+    while kill -0 $pid 2>/dev/null; do
+        sleep 5
+        n=$(grep -c '^make\[1\]: Leaving directory' "$CACHE/build-ovmf.log" || true)
+        fv=$(grep -c '^Generating .* FV$' "$CACHE/build-ovmf.log" || true)
+        now=$(date +%s)
+        if [ "$fv" -gt 0 ]; then
+            step=$((100 + fv)); what="generating firmware volumes ($fv)"
+        elif [ "$total" -gt 0 ]; then
+            step=$((n * 10 / total)); what="$((n * 100 / total))% ($n/$total modules)"
+        else
+            step=-1; what="$n modules"
+        fi
+        if [ "$step" -ne "$last" ] || [ $((now - said)) -ge 30 ]; then
+            echo "build-ovmf:   $what, $((now - start))s"
+            last=$step; said=$now
+        fi
+    done
+    wait $pid || exit 1
+    mkdir -p "$out"
+    grep -c '^make\[1\]: Leaving directory' "$CACHE/build-ovmf.log" >"$out/.modules" || true
 ) || { tail -30 "$CACHE/build-ovmf.log" 2>/dev/null; log "build failed" >&2; exit 1; }
 mkdir -p "$out"
 cp Build/OvmfX64/RELEASE_GCC5/FV/OVMF_CODE.fd "$out/OVMF_CODE_4M.secboot.fd"

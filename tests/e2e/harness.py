@@ -163,6 +163,11 @@ class Guest:
                 "-initrd", os.path.join(guest, "initramfs.cpio.gz"),
                 "-append", f"console=ttyS0 quiet e2e.poll=0.05 e2e.hb={hb} {append}"
                 + (" e2e.cmd=1" if commands else "")]
+        self.echo = os.environ.get("SMMHP_E2E_ECHO") == "1"
+        if self.echo:
+            # the watchdog's own monitor: QMP() is not shared between threads
+            args += ["-qmp", f"unix:{os.path.join(self.tmp, 'qmp-wd.sock')},"
+                     "server=on,wait=off"]
         if commands:
             args += ["-chardev", f"socket,id=e2ecmd,path={self.cmdsock},server=on,wait=off",
                      "-device", "isa-serial,chardev=e2ecmd"]
@@ -189,7 +194,12 @@ class Guest:
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         self.stderr = []
+        # SMMHP_E2E_ECHO=1 (tests/nested sets it): the guest's E2E lines
+        # (not its heartbeats) and QEMU's stderr are echoed as they come,
+        # so that a runner watching from outside sees where a scenario is
         threading.Thread(target=self._reader, daemon=True).start()
+        if self.echo:
+            threading.Thread(target=self._watchdog, daemon=True).start()
         threading.Thread(target=self._errreader, daemon=True).start()
         self.qmp = None
 
@@ -201,15 +211,48 @@ class Guest:
             if self.log:
                 self.log.write(f"{t - self.t0:9.3f} {text}\n")
                 self.log.flush()
+            if self.echo and text.startswith("E2E: ") and not text.startswith("E2E: HB"):
+                print(f"  ~ {t - self.t0:7.1f} {text}", flush=True)
             with self.cond:
                 self.lines.append((t, text))
                 self.cond.notify_all()
         with self.cond:
             self.cond.notify_all()
 
+    def _watchdog(self, quiet=60.0):
+        """Echo mode: when the guest prints nothing (no heartbeat either) for
+        @quiet seconds, echo where its vCPUs are, once per silence; what
+        is stuck is then known even if the runner is stopped from outside
+        before its own wait ends."""
+        reported = None
+        while self.proc.poll() is None:
+            time.sleep(5)
+            with self.cond:
+                n = len(self.lines)
+                last = self.lines[-1][0] if self.lines else self.t0
+            if time.monotonic() - last < quiet or reported == n:
+                continue
+            reported = n
+            print(f"  ~ {time.monotonic() - self.t0:7.1f} no guest output for "
+                  f"{time.monotonic() - last:.0f} s:", flush=True)
+            try:
+                q = QMP(os.path.join(self.tmp, "qmp-wd.sock"), timeout=10)
+                try:
+                    for ln in self.diagnose(n, q)[1:]:
+                        print(f"  ~         {ln}", flush=True)
+                    for ln in q.hmp("info registers -a").splitlines():
+                        print(f"  ~         {ln}", flush=True)
+                finally:
+                    q.close()
+            except Exception as e:  # noqa: BLE001 - diagnostics are best effort
+                print(f"  ~         (no monitor: {type(e).__name__}: {e})", flush=True)
+
     def _errreader(self):
         for raw in self.proc.stderr:
-            self.stderr.append(raw.decode("utf-8", "replace").rstrip())
+            text = raw.decode("utf-8", "replace").rstrip()
+            if self.echo:
+                print(f"  ~ {time.monotonic() - self.t0:7.1f} qemu: {text}", flush=True)
+            self.stderr.append(text)
 
     def connect(self):
         self.qmp = QMP(self.sock, timeout=30)
@@ -282,7 +325,7 @@ class Guest:
         with self.cond:
             return [t for _, t in self.lines[-n:]]
 
-    def diagnose(self, since):
+    def diagnose(self, since, qmp=None):
         """Explain a stuck guest: heartbeats, vCPU states, last serial lines."""
         out = []
         with self.cond:
@@ -290,7 +333,7 @@ class Guest:
         out.append(f"guest heartbeats since the event: {hb}"
                    + (" (guest hung)" if hb == 0 else " (guest alive)"))
         try:
-            regs = self.qmp.hmp("info registers -a")
+            regs = (qmp or self.qmp).hmp("info registers -a")
             for block in re.split(r"\n(?=CPU#)", regs):
                 m = re.match(r"CPU#(\d+)", block)
                 if not m:

@@ -98,6 +98,9 @@ MUTATIONS = {
                                    "        return false;",
                                    "    if (!cpu_hold_is_held(cpu)) {\n        return false;",
                                    FUZZ + "smm-cpu-hotplug"),
+    # the downstream machine type must offer and require parking with SMM
+    "machine-type-auto": (SMM, "    if (mode_on || (s->parking == ON_OFF_AUTO_AUTO && smm_enabled)) {",
+                          "    if (mode_on) {", QT + "parking/machine-type"),
 }
 
 

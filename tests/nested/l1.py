@@ -41,7 +41,7 @@ def command(item):
 def main():
     items = [i for i in (sys.argv[1] if len(sys.argv) > 1 else "").split(",") if i]
     env = dict(os.environ, SMMHP_CACHE=CACHE, PATH="/bin:/usr/bin", PYTHONUNBUFFERED="1",
-               SMMHP_E2E_SMI_SCALE="6")
+               SMMHP_E2E_SMI_SCALE="6", SMMHP_E2E_ECHO="1")
     for item in items:
         print(f"NESTED: BEGIN {item} {uptime()}", flush=True)
         cmd = command(item)

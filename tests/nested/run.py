@@ -70,9 +70,15 @@ E2E_ALL = [n for n in harness.all_names()
 E2E_DEFAULT = [n for n in E2E_ALL
                if not n.endswith(("-add3", "-add1-late-online", "-add3-in-smi"))]
 BOOT_TIMEOUT = 180          # L0 start -> NESTED: READY
-# a case's own waits add up to well below these (e2e: boot 90 s, 20 s per
-# CPU, a reboot 90 s); measured nested: testfw 2-8 s, e2e 30-100 s
-ITEM_TIMEOUT = {"testfw": 240, "e2e": 300}
+# An item fails when L1 prints nothing for ITEM_QUIET seconds, or when it
+# has not ended after ITEM_TIMEOUT.  e2e runners echo the guest's progress
+# lines and QEMU's trace as they come (SMMHP_E2E_ECHO, kept here and shown
+# only when the item fails), and after 60 s without guest output they echo
+# where L2's vCPUs are; their longest single wait nested is 6 x 20 s for
+# a CPU (6 x 60 s for a burst of 3 in the soak).  Measured nested: testfw
+# 2-8 s, e2e 30-100 s, the soak 55-180 s.
+ITEM_QUIET = {"testfw": 240, "e2e": 240}
+ITEM_TIMEOUT = {"testfw": 240, "e2e": 900}
 # L1's console shows only its kernel's emergencies (dmesg -n 1); after one of
 # these an item gets LOCKUP_GRACE seconds more, not the rest of its time
 LOCKUP = re.compile(r"soft lockup|hung_task|self-detected stall|Kernel panic|BUG:")
@@ -212,17 +218,27 @@ def run_item_lines(l0, i, item, count, may_retry=False):
     without a single result and @may_retry: it is reported as RETRY (not
     counted) and the caller runs it again in a fresh L1."""
     kind = item.split(":", 1)[0]
-    deadline = time.monotonic() + ITEM_TIMEOUT[kind]
     t0 = time.monotonic()
+    deadline = t0 + ITEM_TIMEOUT[kind]
+    echoed = []                 # the runner's progress lines ('  ~ ...')
     seen = {"PASS": 0, "FAIL": 0, "SKIP": 0, "XFAIL": 0, "XPASS": 0}
     summary = None
     prefix = "" if kind == "testfw" else "e2e "
     lockup = None
     while True:
-        line = l0.next_line(i, deadline)
+        line = l0.next_line(i, min(deadline, time.monotonic() + ITEM_QUIET[kind]))
         if line is False or line is None:
-            why = (f"no result within {time.monotonic() - t0:.0f} s" if line is False
-                   else l0.death())
+            if line is None:
+                why = l0.death()
+            elif time.monotonic() >= deadline:
+                why = f"no result within {time.monotonic() - t0:.0f} s"
+            else:
+                why = (f"no result, L1 silent for {ITEM_QUIET[kind]} s "
+                       f"({time.monotonic() - t0:.0f} s in all)")
+            if echoed:
+                print(f"      the runner's last progress lines ({len(echoed)} in all):")
+                for s in echoed[-40:]:
+                    print(f"      {s}")
             if lockup:
                 why += f" (L1's kernel: {lockup})"
             if line is False and may_retry and not sum(seen.values()):
@@ -249,6 +265,8 @@ def run_item_lines(l0, i, item, count, may_retry=False):
                 count.out(m.group(1), prefix + m.group(2))
             elif s:
                 summary = tuple(int(x or 0) for x in s.groups())
+            elif text.startswith("  ~ "):
+                echoed.append(text[2:])
             else:
                 print(f"      {text}" if not text.startswith(" ") else text, flush=True)
             continue

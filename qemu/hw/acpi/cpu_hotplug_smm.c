@@ -183,8 +183,22 @@ static bool smi_negotiation_request(SmiNegotiation *s, uint64_t req,
 bool smi_negotiation_check_host(SmiNegotiation *s, bool smm_enabled,
                                 Error **errp)
 {
-    uint64_t f = s->host_features;
     uint64_t parking_needs = F(BROADCAST) | F(CPU_HOTPLUG);
+    uint64_t f;
+    bool mode_on = s->parking == ON_OFF_AUTO_ON;
+    const char *off = mode_on ? "cpu-hotplug-parking=off"
+                              : "x-smi-cpu-hotplug-parking=off";
+
+    /*
+     * cpu-hotplug-parking (the stable interface, set by the machine type
+     * pc-q35-10.0-smm-hotplug): offer parking and refuse CPU hotplug
+     * without it; "auto" only when there is SMM to do the unparking.
+     */
+    if (mode_on || (s->parking == ON_OFF_AUTO_AUTO && smm_enabled)) {
+        s->host_features |= F(CPU_HOTPLUG_PARKING);
+        s->require_parking = true;
+    }
+    f = s->host_features;
 
     if ((f & F(CPU_HOT_UNPLUG)) && !(f & F(CPU_HOTPLUG))) {
         /* firmware would be refused anyway; fail early and clearly */
@@ -198,8 +212,7 @@ bool smi_negotiation_check_host(SmiNegotiation *s, bool smm_enabled,
         error_setg(errp, "CPU hotplug with parking requires broadcast SMI "
                    "and CPU hotplug with SMI");
         error_append_hint(errp, "Set ICH9-LPC.x-smi-broadcast=on and "
-                          "x-smi-cpu-hotplug=on, or "
-                          "x-smi-cpu-hotplug-parking=off.\n");
+                          "x-smi-cpu-hotplug=on, or ICH9-LPC.%s.\n", off);
         return false;
     }
     if ((f & F(CPU_HOTPLUG_PARKING)) && !smm_enabled) {
@@ -207,7 +220,7 @@ bool smi_negotiation_check_host(SmiNegotiation *s, bool smm_enabled,
         error_setg(errp, "CPU hotplug with parking needs SMM");
         error_append_hint(errp, "Use -machine smm=on (with KVM, the host "
                           "kernel must support SMM), or set "
-                          "ICH9-LPC.x-smi-cpu-hotplug-parking=off.\n");
+                          "ICH9-LPC.%s.\n", off);
         return false;
     }
     if (s->require_parking && !(f & F(CPU_HOTPLUG_PARKING))) {
@@ -378,12 +391,17 @@ bool smi_negotiation_cpu_plug_allowed(SmiNegotiation *s, DeviceState *dev,
         g_autofree char *have = describe(s->negotiated);
 
         error_setg(errp, "cpu hotplug refused: parking is required "
-                   "(x-smi-require-parking=on) but the firmware negotiated "
-                   "SMI features %s, without CPU hotplug with parking "
-                   "(bit %d)", have, ICH9_LPC_SMI_F_CPU_HOTPLUG_PARKING_BIT);
+                   "(%s) but the firmware negotiated SMI features %s, "
+                   "without CPU hotplug with parking (bit %d)",
+                   s->parking != ON_OFF_AUTO_OFF ? "cpu-hotplug-parking"
+                                                 : "x-smi-require-parking=on",
+                   have, ICH9_LPC_SMI_F_CPU_HOTPLUG_PARKING_BIT);
         error_append_hint(errp, "Boot firmware that negotiates CPU hotplug "
-                          "with parking, or set "
-                          "ICH9-LPC.x-smi-require-parking=off.\n");
+                          "with parking (such as this project's OVMF), or "
+                          "set ICH9-LPC.%s to hot-add CPUs without it.\n",
+                          s->parking != ON_OFF_AUTO_OFF ?
+                          "cpu-hotplug-parking=off" :
+                          "x-smi-require-parking=off");
         return false;
     }
     return smi_op_allowed(s, ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT, "hotplug",

@@ -128,6 +128,8 @@ static void test_acpi_enable_disable(void)
 #define F_PARKING       (1u << 3)
 #define APM_STS_ON      "-global ICH9-LPC.x-smi-apm-sts=on"
 #define PARKING_ON      "-global ICH9-LPC.x-smi-cpu-hotplug-parking=on"
+/* the downstream machine type: ICH9-LPC.cpu-hotplug-parking=auto */
+#define MT_SMMHP        "pc-q35-10.0-smm-hotplug"
 
 /* QOM path of the ICH9-LPC device */
 static char *lpc_path(QTestState *qts)
@@ -209,6 +211,8 @@ static void test_fw_cfg_supported(void)
         uint64_t features;
     } cases[] = {
         { "q35", F_BROADCAST | F_HOTPLUG | F_HOT_UNPLUG },
+        { MT_SMMHP, F_BROADCAST | F_HOTPLUG | F_HOT_UNPLUG | F_PARKING },
+        { MT_SMMHP ",smm=off", F_BROADCAST | F_HOTPLUG | F_HOT_UNPLUG },
         { "pc-q35-5.2", F_BROADCAST | F_HOTPLUG },
         { "pc-q35-5.1", F_BROADCAST },
     };
@@ -1008,6 +1012,24 @@ static void test_parking_not_negotiated(void)
     qtest_shutdown(qs);
 }
 
+/*
+ * Negotiate parking, hot-add a CPU: accepted and parked; then shut the
+ * machine down.
+ */
+static void negotiate_parking_add(QOSState *qs, QFWCFG *fw_cfg)
+{
+    QDict *rsp;
+
+    g_assert_cmpint(negotiate(qs, fw_cfg, F_BROADCAST | F_HOTPLUG | F_PARKING),
+                    ==, 1);
+    rsp = add_cpu(qs->qts);
+    g_assert(!qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    g_assert_cmpint(cpu_park_state(qs->qts, "hcpu"), ==, 1);
+    pc_fw_cfg_uninit(fw_cfg);
+    qtest_shutdown(qs);
+}
+
 /* x-smi-require-parking: CPU hotplug needs the firmware to negotiate it. */
 static void test_parking_required(void)
 {
@@ -1024,14 +1046,39 @@ static void test_parking_required(void)
                      "SMI features 0x3 (broadcast SMI, CPU hotplug with SMI), "
                      "without CPU hotplug with parking (bit 3)");
     qtest_system_reset(qs->qts);
-    g_assert_cmpint(negotiate(qs, fw_cfg, F_BROADCAST | F_HOTPLUG | F_PARKING),
-                    ==, 1);
+    negotiate_parking_add(qs, fw_cfg);
+}
+
+/*
+ * The machine type pc-q35-10.0-smm-hotplug turns parking on through
+ * the stable property cpu-hotplug-parking=auto: offered and required with
+ * SMM, nothing without.  cpu-hotplug-parking=on needs SMM.
+ */
+static void test_parking_machine_type(void)
+{
+    QOSState *qs = qtest_pc_boot("-machine " MT_SMMHP " -smp 1,maxcpus=2");
+    QFWCFG *fw_cfg = pc_fw_cfg_init(qs->qts);
+    QDict *rsp;
+
+    rsp = add_cpu(qs->qts);
+    assert_qmp_error(rsp,
+                     "cpu hotplug refused: parking is required "
+                     "(cpu-hotplug-parking) but the firmware negotiated "
+                     "SMI features 0x0 (none), "
+                     "without CPU hotplug with parking (bit 3)");
+    negotiate_parking_add(qs, fw_cfg);
+
+    /* no SMM, nothing could unpark: parking neither offered nor required */
+    qs = qtest_pc_boot("-machine " MT_SMMHP ",smm=off -smp 1,maxcpus=2");
     rsp = add_cpu(qs->qts);
     g_assert(!qdict_haskey(rsp, "error"));
     qobject_unref(rsp);
-    g_assert_cmpint(cpu_park_state(qs->qts, "hcpu"), ==, 1);
-    pc_fw_cfg_uninit(fw_cfg);
+    g_assert_cmpint(cpu_park_state(qs->qts, "hcpu"), ==, 0);
     qtest_shutdown(qs);
+
+    assert_start_refused("q35,smm=off", "ICH9-LPC.cpu-hotplug-parking=on",
+                         "CPU hotplug with parking needs SMM",
+                         "ICH9-LPC.cpu-hotplug-parking=off");
 }
 
 static QDict *add_cpu_core(QTestState *qts, const char *id, int core)
@@ -1261,6 +1308,8 @@ int main(int argc, char **argv)
     qtest_add_func("/q35/smi/parking/not-negotiated",
                    test_parking_not_negotiated);
     qtest_add_func("/q35/smi/parking/required", test_parking_required);
+    qtest_add_func("/q35/smi/parking/machine-type",
+                   test_parking_machine_type);
     qtest_add_func("/q35/smi/parking/prelaunch", test_parking_prelaunch);
     qtest_add_func("/q35/smi/parking/legacy-mode", test_parking_legacy_mode);
     qtest_add_func("/q35/smi/parking/s3", test_parking_s3);

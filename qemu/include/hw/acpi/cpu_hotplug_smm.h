@@ -15,6 +15,7 @@
 #include "exec/memattrs.h"
 #include "hw/acpi/aml-build.h"
 #include "qemu/notify.h"
+#include "qapi/qapi-types-common.h"
 
 /* feature bits, the same in both front ends */
 #define ICH9_LPC_SMI_F_BROADCAST_BIT            0
@@ -31,6 +32,11 @@
 typedef struct SmiNegotiation {
     /* from properties; not guest-visible, not migrated */
     uint64_t host_features;
+    /*
+     * cpu-hotplug-parking: on = offer and require bit 3; auto = the same
+     * when SMM is enabled, nothing otherwise; off = the x-smi-* bits alone
+     */
+    OnOffAuto parking;
     bool apm_sts_enabled;           /* APM_STS front end on */
     bool require_parking;           /* refuse CPU hotplug without bit 3 */
     uint8_t parking_fault;          /* testing only: SMI_PARKING_FAULT_* */
