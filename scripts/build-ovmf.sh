@@ -51,10 +51,10 @@ start=$(date +%s)
     # progress: modules made (of the last full build's count, if known),
     # then the firmware volumes; a line every 10 % or every 30 s
     total=$(cat "$out/.modules" 2>/dev/null || echo 0)
-    last=-1; said=$(date +%s)
+    last=-2; said=$(date +%s)
     while kill -0 $pid 2>/dev/null; do
         sleep 5
-        n=$(grep -c '^make\[1\]: Leaving directory' "$CACHE/build-ovmf.log" || true)
+        n=$(grep -c '^Building \.\.\. ' "$CACHE/build-ovmf.log" || true)
         fv=$(grep -c '^Generating .* FV$' "$CACHE/build-ovmf.log" || true)
         now=$(date +%s)
         if [ "$fv" -gt 0 ]; then
@@ -71,7 +71,7 @@ start=$(date +%s)
     done
     wait $pid || exit 1
     mkdir -p "$out"
-    grep -c '^make\[1\]: Leaving directory' "$CACHE/build-ovmf.log" >"$out/.modules" || true
+    grep -c '^Building \.\.\. ' "$CACHE/build-ovmf.log" >"$out/.modules" || true
 ) || { tail -30 "$CACHE/build-ovmf.log" 2>/dev/null; log "build failed" >&2; exit 1; }
 mkdir -p "$out"
 cp Build/OvmfX64/RELEASE_GCC5/FV/OVMF_CODE.fd "$out/OVMF_CODE_4M.secboot.fd"
