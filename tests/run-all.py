@@ -218,11 +218,12 @@ def run_lint():
     .rst document."""
     ok = bad = 0
 
-    def check(label, cmd, detail):
-        """Run cmd; PASS if it exits 0, else FAIL with detail(result)."""
+    def check(label, cmd, detail, warns=None):
+        """Run cmd; PASS if it exits 0 (and, with warns, prints no line that
+        matches it), else FAIL with detail(result)."""
         nonlocal ok, bad
         r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode == 0:
+        if r.returncode == 0 and not (warns and re.search(warns, r.stdout + r.stderr, re.M)):
             ok += 1
             print(f"PASS  lint {label}", flush=True)
         else:
@@ -241,7 +242,7 @@ def run_lint():
         check(f"PatchCheck.py {name}",
               [sys.executable, os.path.join(edk2, "BaseTools", "Scripts", "PatchCheck.py"),
                os.path.join(pdir, name)],
-              lambda r: r.stdout + r.stderr)
+              lambda r: r.stdout + r.stderr, warns=r"^(WARNING|ERROR)\b")
     r = subprocess.run(["sh", os.path.join(TOP, "scripts", "checkpatch.sh")],
                        capture_output=True, text=True)
     current = None
