@@ -20,6 +20,7 @@ void case_parking_two_cpus(void);
 void case_bench_parking_smi(void);
 void case_renegotiation(void);
 void case_no_smi(void);
+void case_parked_churn(void);
 void case_parking_migration(void);
 void case_hold_io_during_release(void);
 void case_hold_tsc(void);

@@ -18,6 +18,7 @@ static const struct {
     { "bench-parking-smi", case_bench_parking_smi },
     { "renegotiation", case_renegotiation },
     { "no-smi", case_no_smi },
+    { "parked-churn", case_parked_churn },
     { "parking-migration", case_parking_migration },
     { "hold-io-during-release", case_hold_io_during_release },
     { "hold-tsc", case_hold_tsc },

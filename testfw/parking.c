@@ -384,6 +384,27 @@ void case_no_smi(void)
           "status 0x%x after device_del", status_of(1));
 }
 
+/*
+ * 12: a parked CPU hot-added and removed again, many times: QEMU must free
+ * each one.  The runner does the churn on "TESTFW: CHURN n" (device_add,
+ * parked, device_del, gone) and measures QEMU's memory; then it adds CPUs
+ * 1 and 2 as the signal that it is done.
+ */
+void case_parked_churn(void)
+{
+    uint32_t t;
+
+    if (!setup(0)) {
+        return;
+    }
+    con_printf("TESTFW: CHURN %u\n", 400);
+    for (t = 0; t < 1800 && !(status_of(2) & (ST_ENABLED | ST_PARKED)); t++) {
+        udelay(100000);
+    }
+    check("churn-done", status_of(2) & (ST_ENABLED | ST_PARKED),
+          "the runner did not finish the churn within 180 s");
+}
+
 void case_parking_two_cpus(void)
 {
     uint32_t t;

@@ -29,9 +29,14 @@ hot-add after maxcpus vCPU threads were ever created.  (Round-robin TCG,
 joins the one TCG thread from itself and QEMU aborts.)
 
 Reported: time per cycle (median, p95, max), QEMU's RSS without the guest's
-RAM (which becomes resident as the guest touches it) at the start, after
-the warm-up and at the end, its growth after the warm-up (the bound: under
-2 MiB) and its slope per cycle, and the guest RAM's resident size.
+RAM (which becomes resident as the guest touches it) and without TCG's code
+buffer (a cache bounded by tb-size, reported on its own) at the start,
+after the warm-up and at the end, its growth after the warm-up (the bound:
+under 2 MiB; the warm-up is 10 % of the cycles, or longer: until the run
+first has its largest number of hot-added CPUs) and its slope per cycle, the growth between two cycles with the
+same number of hot-added CPUs once every slot was used (live vCPUs cost
+memory: a thread, its stack, per-CPU state), and the guest RAM's resident
+size.
 """
 
 import os
@@ -107,12 +112,16 @@ GUEST_RAM = 512 << 20         # harness.Guest's -m 512M
 
 
 def rss_kib(pid):
-    """(QEMU's resident KiB without the guest's RAM, the guest RAM's resident
-    KiB).  Guest RAM becomes resident as the guest touches its pages (a
-    guest kernel gives every CPU it brings up new per-CPU memory), so it
-    says nothing about QEMU; it is the anonymous mapping of the -m size
-    in /proc/PID/smaps."""
-    total = guest = 0
+    """(QEMU's resident KiB without the guest's RAM and without TCG's code
+    buffer, the guest RAM's resident KiB, the code buffer's resident KiB).
+    Guest RAM becomes resident as the guest touches its pages (a guest
+    kernel gives every CPU it brings up new per-CPU memory), so it says
+    nothing about QEMU; it is the anonymous mapping of the -m size in
+    /proc/PID/smaps.  TCG's code buffer (the anonymous executable
+    mapping) becomes resident as code is translated, up to its size
+    (tb-size), after which TCG flushes it and starts over: a bounded
+    cache, reported on its own."""
+    total = guest = jit = 0
     size = None
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
@@ -120,13 +129,16 @@ def rss_kib(pid):
             if m:
                 size = int(m.group(2), 16) - int(m.group(1), 16)
                 anon = m.group(4) == "0" and not m.group(5)
+                code = anon and "x" in m.group(3)
                 continue
             if line.startswith("Rss:"):
                 kib = int(line.split()[1])
                 total += kib
                 if anon and size == GUEST_RAM:
                     guest += kib
-    return total - guest, guest
+                elif code:
+                    jit += kib
+    return total - guest - jit, guest, jit
 
 
 def slope(ys):
@@ -137,6 +149,31 @@ def slope(ys):
     mx, my = (n - 1) / 2.0, sum(ys) / n
     return sum((i - mx) * (y - my) for i, y in enumerate(ys)) / \
         sum((i - mx) ** 2 for i in range(n))
+
+
+def same_count_growth(rss, ncpus, warm):
+    """RSS growth at an equal number of hot-added CPUs: every live vCPU
+    has a thread, a stack and per-CPU state, so a run that ends with more
+    CPUs than it had after the warm-up grows without leaking.  Among the
+    cycles after the warm-up and after the largest CPU count was first
+    reached (every slot used once), take the most common count and
+    compare the RSS at its first and last cycle.  None if that count
+    occurs fewer than twice.  Returns (count, first kib, last kib, cycles
+    apart)."""
+    if not ncpus:
+        return None
+    start = max(warm, ncpus.index(max(ncpus)))
+    tail = list(range(start, len(ncpus)))
+    if len(tail) < 2:
+        return None
+    counts = {}
+    for i in tail:
+        counts[ncpus[i]] = counts.get(ncpus[i], 0) + 1
+    n = max(counts, key=lambda c: (counts[c], c))
+    idx = [i for i in tail if ncpus[i] == n]
+    if len(idx) < 2:
+        return None
+    return n, rss[idx[0]], rss[idx[-1]], idx[-1] - idx[0]
 
 
 def percentile(xs, p):
@@ -347,9 +384,9 @@ def run(qemu, fw, cycles, seed=None, logdir=None, cpu_timeout=20.0,
         except SoakError as e:
             return res.fail(f"before the first cycle: {e.detail}", e.diag)
         warm = max(1, int(cycles * WARMUP_FRACTION))
-        rss0, guest0 = rss_kib(g.proc.pid)
+        rss0, guest0, jit0 = rss_kib(g.proc.pid)
         rss_warm = rss0
-        times, rss = [], []
+        times, rss, ncpus = [], [], []
         for i in range(cycles):
             action = s.pick()
             s.since = g.mark()
@@ -364,14 +401,16 @@ def run(qemu, fw, cycles, seed=None, logdir=None, cpu_timeout=20.0,
             except SoakError as e:
                 return res.fail(f"cycle {i + 1} ({action}): {e.detail}", e.diag)
             times.append(time.monotonic() - t)
-            qemu_kib, guest_kib = rss_kib(g.proc.pid)
+            qemu_kib, guest_kib, jit_kib = rss_kib(g.proc.pid)
             rss.append(qemu_kib)
+            ncpus.append(len(s.plugged))
             if i + 1 == warm:
                 rss_warm = qemu_kib
             if (i + 1) % max(1, cycles // 10) == 0 or i + 1 == cycles:
                 log(f"soak {res.name}: {i + 1}/{cycles} cycles, "
                     f"{len(s.plugged)} hot-added CPUs, QEMU RSS {qemu_kib / 1024:.1f} MiB "
-                    f"+ guest RAM {guest_kib / 1024:.1f} MiB")
+                    f"+ guest RAM {guest_kib / 1024:.1f} MiB + TCG code "
+                    f"{jit_kib / 1024:.1f} MiB")
         why = harness.check_smbases(list(g.stderr), harness.smram_range(g.qmp))
         if why:
             return res.fail(why)
@@ -379,22 +418,38 @@ def run(qemu, fw, cycles, seed=None, logdir=None, cpu_timeout=20.0,
         why = harness.alive(g, "after the last cycle")
         if why:
             return res.fail(why, g.diagnose(since))
-        rss_end, guest_end = rss_kib(g.proc.pid)
+        rss_end, guest_end, jit_end = rss_kib(g.proc.pid)
+        # the warm-up lasts until the run first had its largest number of
+        # hot-added CPUs, if that is later: every live vCPU costs memory
+        # of its own (thread, stack, TCG context, per-CPU state), kept for
+        # reuse after an unplug
+        peak = ncpus.index(max(ncpus)) + 1 if ncpus else warm
+        if peak > warm and peak < cycles:
+            warm = peak
+            rss_warm = rss[warm - 1]
         growth = rss_end - rss_warm
         per_cycle = slope(rss[warm:])
+        same = same_count_growth(rss, ncpus, warm)
         res.stats = dict(seed=seed, cycles=cycles, counts=s.counts,
                          median=statistics.median(times), p95=percentile(times, 95),
                          max=max(times), rss0=rss0, rss_warm=rss_warm, rss_end=rss_end,
                          growth=growth, warmup=warm, slope_kib=per_cycle,
-                         adds=s.n, rss=rss, times=times, guest0=guest0, guest_end=guest_end)
+                         adds=s.n, rss=rss, times=times, guest0=guest0, guest_end=guest_end,
+                         ncpus=ncpus, same_count=same, jit0=jit0, jit_end=jit_end)
         res.detail = (f"{cycles} cycles (seed {seed}, {s.n} CPUs hot-added): per cycle "
                       f"median {res.stats['median']:.2f} s, p95 {res.stats['p95']:.2f} s, "
                       f"max {res.stats['max']:.2f} s; QEMU RSS without guest RAM "
                       f"{rss0 / 1024:.1f} MiB at start, {rss_warm / 1024:.1f} MiB after "
                       f"{warm} warm-up cycles, {rss_end / 1024:.1f} MiB at the end: "
                       f"{growth / 1024:+.1f} MiB ({per_cycle:+.1f} KiB per cycle after the "
-                      f"warm-up); guest RAM resident {guest0 / 1024:.0f} -> "
-                      f"{guest_end / 1024:.0f} MiB; "
+                      f"warm-up; " + (
+                          f"at {same[0]} hot-added CPUs {same[1] / 1024:.1f} -> "
+                          f"{same[2] / 1024:.1f} MiB over {same[3]} cycles"
+                          if same else "no two cycles with the same CPU count after all "
+                          "slots were used") +
+                      f"); guest RAM resident {guest0 / 1024:.0f} -> "
+                      f"{guest_end / 1024:.0f} MiB, TCG code buffer {jit0 / 1024:.0f} -> "
+                      f"{jit_end / 1024:.0f} MiB; "
                       + ", ".join(f"{k} {v}" for k, v in sorted(s.counts.items())))
         if rss_goal and growth >= RSS_GOAL_KIB:
             return res.fail(f"QEMU's RSS grew {growth / 1024:.1f} MiB after the warm-up "

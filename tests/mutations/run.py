@@ -98,6 +98,10 @@ MUTATIONS = {
                                    "        return false;",
                                    "    if (!cpu_hold_is_held(cpu)) {\n        return false;",
                                    FUZZ + "smm-cpu-hotplug"),
+    # an unplugged CPU under TCG is freed (patch 'target/i386/tcg: free the
+    # X86CPU of an unplugged CPU')
+    "tcg-free-cpu": ("target/i386/cpu.c", "        tcg_cpu_unrealize(cpu);\n", "",
+                     TF + "parked-churn"),
     # the downstream machine type must offer and require parking with SMM
     "machine-type-auto": (SMM, "    if (mode_on || (s->parking == ON_OFF_AUTO_AUTO && smm_enabled)) {",
                           "    if (mode_on) {", QT + "parking/machine-type"),
