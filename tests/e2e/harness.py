@@ -198,8 +198,14 @@ class Guest:
         # (not its heartbeats) and QEMU's stderr are echoed as they come,
         # so that a runner watching from outside sees where a scenario is
         threading.Thread(target=self._reader, daemon=True).start()
+        # the watchdog ends in close(): a daemon thread that wakes while
+        # the interpreter exits makes glibc call pthread_exit(), which
+        # aborts where libgcc_s is missing (L1's image)
+        self.closing = threading.Event()
+        self.watchdog = None
         if self.echo:
-            threading.Thread(target=self._watchdog, daemon=True).start()
+            self.watchdog = threading.Thread(target=self._watchdog, daemon=True)
+            self.watchdog.start()
         threading.Thread(target=self._errreader, daemon=True).start()
         self.qmp = None
 
@@ -225,8 +231,7 @@ class Guest:
         is stuck is then known even if the runner is stopped from outside
         before its own wait ends."""
         reported = None
-        while self.proc.poll() is None:
-            time.sleep(5)
+        while self.proc.poll() is None and not self.closing.wait(5):
             with self.cond:
                 n = len(self.lines)
                 last = self.lines[-1][0] if self.lines else self.t0
@@ -353,6 +358,9 @@ class Guest:
         return out
 
     def close(self):
+        self.closing.set()
+        if self.watchdog:
+            self.watchdog.join(timeout=30)
         if self.cmdconn:
             self.cmdconn.close()
         if self.qmp:
