@@ -33,6 +33,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import harness  # noqa: E402
+import soak  # noqa: E402
 from qmp import QMP, QMPError  # noqa: E402
 
 CACHE = harness.CACHE
@@ -176,20 +177,6 @@ def parked_regs(qmp, index, accel):
     return f"no CPU#{index} in 'info registers -a'"
 
 
-def rss_kib(pid):
-    """QEMU's resident KiB without TCG's code buffer (the anonymous
-    executable mapping: a translation cache bounded by tb-size)."""
-    total = 0
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            m = re.match(r"[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ (\S+)\s*(.*)", line)
-            if m:
-                code = "x" in m.group(1) and m.group(2) == "0" and not m.group(3)
-            elif line.startswith("Rss:") and not code:
-                total += int(line.split()[1])
-    return total
-
-
 CHURN_WARMUP = 100
 CHURN_BOUND_KIB = 12        # per cycle, least-squares slope after the warm-up
 
@@ -207,7 +194,7 @@ def churn(qmp, pid, n):
     for i in range(n):
         if i >= CHURN_WARMUP and i % 10 == 0:
             xs.append(i)
-            ys.append(rss_kib(pid))
+            ys.append(soak.rss_kib(pid)[0])
         slot = harness.free_slots(qmp)[0]
         harness.device_add_cpu(qmp, slot, "churn")
         park = qmp.cmd("qom-get", path="/machine/peripheral/churn", property="x-hotplug-park")
@@ -220,9 +207,7 @@ def churn(qmp, pid, n):
             if time.monotonic() > end:
                 return f"cycle {i + 1}: the parked CPU was still there 10 s after device_del"
             time.sleep(0.01)
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    slope = (sum((x - mx) * (y - my) for x, y in zip(xs, ys)) /
-             sum((x - mx) ** 2 for x in xs))
+    slope = soak.slope(ys) / 10         # one sample every 10 cycles
     print(f"      churn: QEMU RSS {ys[-1] - ys[0]:+d} KiB over cycles {xs[0]}-{xs[-1]}, "
           f"{slope:.1f} KiB per cycle (bound {CHURN_BOUND_KIB})", flush=True)
     if slope >= CHURN_BOUND_KIB:
