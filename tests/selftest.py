@@ -32,6 +32,7 @@ def load(name, path):
 testfw = load("testfw_run", "testfw/run.py")
 runall = load("run_all", "run-all.py")
 e2e = load("e2e_run", "e2e/run.py")
+nested = load("nested_run", "nested/run.py")
 harness = sys.modules["harness"]
 
 GOOD = ["TESTFW: CASE parking", "TESTFW: PASS a", "TESTFW: FAIL b: why",
@@ -218,6 +219,57 @@ class E2eSmbase(unittest.TestCase):
     def test_shared_smbase_fails(self):
         self.assertIn("the same SMBASE", harness.check_smbases(
             self.lines((1, 0x1effb000), (2, 0x1effb000)), self.SMRAM))
+
+
+class FakeL0:
+    """L1's serial lines as tests/nested/run.py's L0 gives them; past the
+    end it is silent (False), as a stalled L1 is."""
+    def __init__(self, lines):
+        self.lines = lines
+
+    def next_line(self, i, deadline):
+        return self.lines[i] if i < len(self.lines) else False
+
+    def tail(self):
+        return []
+
+    def l1_state(self):
+        return []
+
+    def death(self):
+        return "L0 QEMU exited 0"
+
+
+class NestedRunner(unittest.TestCase):
+    ITEM = "e2e:ovmf-parking-kvm-add1"
+    BEGUN = [f"NESTED| PASS {ITEM[4:]}: step one", f"NESTED| PASS {ITEM[4:]}: step two"]
+    ENDED = BEGUN + ["NESTED| 2 passed, 0 failed", f"NESTED: END {ITEM} rc=0"]
+
+    def run_item(self, lines, may_retry):
+        count = nested.Counter()
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            _, finished = nested.run_item_lines(FakeL0(lines), 0, self.ITEM, count, may_retry)
+        return finished, (count.passed, count.failed, count.skipped), out.getvalue()
+
+    def test_ended_item_counts_its_results(self):
+        self.assertEqual(self.run_item(self.ENDED, True)[:2], (True, (2, 0, 0)))
+
+    def test_stall_after_results_is_retried_and_counts_nothing(self):
+        finished, counts, out = self.run_item(self.BEGUN, True)
+        self.assertIsNone(finished)
+        self.assertEqual(counts, (0, 0, 0))
+        self.assertIn("not counted: PASS", out)
+
+    def test_stall_without_retry_fails_and_keeps_results(self):
+        self.assertEqual(self.run_item(self.BEGUN, False)[:2], (False, (2, 1, 0)))
+
+    def test_summary_disagreeing_fails(self):
+        lines = self.BEGUN + ["NESTED| 3 passed, 0 failed", f"NESTED: END {self.ITEM} rc=0"]
+        self.assertEqual(self.run_item(lines, True)[:2], (True, (2, 1, 0)))
+
+    def test_exit_status_disagreeing_fails(self):
+        lines = self.ENDED[:-1] + [f"NESTED: END {self.ITEM} rc=1"]
+        self.assertEqual(self.run_item(lines, True)[:2], (True, (2, 1, 0)))
 
 
 class Report(unittest.TextTestResult):

@@ -6,6 +6,7 @@
 # tests/nested/l1.py.  Everything goes to the serial console:
 #   NESTED: BOOTED <uptime>        /init started
 #   NESTED: NOKVM <why>            KVM cannot run here; nothing was run
+#   NESTED: KTEXT <address>        the kernel's _text (KASLR base)
 #   NESTED: READY <uptime>         /dev/kvm is there
 #   NESTED: BEGIN|END|DONE ...     from l1.py; NESTED| <line> is runner output
 #   NESTED: EXIT <status>          l1.py ended; L1 powers off
@@ -14,7 +15,13 @@
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-dmesg -n 1
+# the console shows only the kernel's emergencies unless the host runner
+# asks for more (nested.loglevel=N: dmesg -n N; 5 shows warnings and oopses)
+level=1
+for a in $(cat /proc/cmdline); do
+    case "$a" in nested.loglevel=[1-8]) level=${a#nested.loglevel=} ;; esac
+done
+dmesg -n "$level"
 
 say() { echo "NESTED: $*"; }
 off() {
@@ -41,6 +48,8 @@ if [ ! -c /dev/kvm ]; then
     say "NOKVM kvm-amd is loaded but there is no /dev/kvm; kernel: $(klog)"
     off
 fi
+# the kernel's KASLR base, so that the host can name where a stalled L1 is
+say "KTEXT $(grep -w _text /proc/kallsyms | cut -d' ' -f1)"
 say "READY $(uptime_s)"
 run=
 for a in $(cat /proc/cmdline); do

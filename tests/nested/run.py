@@ -83,6 +83,7 @@ ITEM_TIMEOUT = {"testfw": 240, "e2e": 900}
 # these an item gets LOCKUP_GRACE seconds more, not the rest of its time
 LOCKUP = re.compile(r"soft lockup|hung_task|self-detected stall|Kernel panic|BUG:")
 LOCKUP_GRACE = 120
+LOGLEVEL = int(os.environ.get("SMMHP_NESTED_LOGLEVEL", "1"))
 # an item during which L1 itself stalled runs again in a fresh L1, at most
 # twice (stalls were seen in about 1 of 12 e2e runs), 3 retries a run at most
 MAX_RETRIES = 2
@@ -126,7 +127,8 @@ class L0:
                      "-m", str(mem), "-smp", str(smp), "-nodefaults", "-display", "none",
                      "-serial", "stdio", "-monitor", "none", "-no-reboot",
                      "-kernel", KERNEL, "-initrd", IMAGE,
-                     "-append", "console=ttyS0 quiet panic=-1 nested.run=" + ",".join(items)]
+                     "-append", "console=ttyS0 quiet panic=-1 nested.run=" + ",".join(items) +
+                     f" nested.loglevel={LOGLEVEL}"]
         self.tmp = tempfile.mkdtemp(prefix="nested-")
         self.sock = os.path.join(self.tmp, "qmp.sock")
         self.args += ["-qmp", f"unix:{self.sock},server=on,wait=off"]
@@ -135,6 +137,7 @@ class L0:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.lines = []
         self.stderr = []
+        self.ktext = None           # L1's _text, from its 'NESTED: KTEXT' line
         self.cond = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
         threading.Thread(target=self._readerr, daemon=True).start()
@@ -173,29 +176,60 @@ class L0:
         tail = [s for s in self.stderr if s.strip()][-4:]
         return f"L0 QEMU {how}" + (": " + " | ".join(tail) if tail else " (no message)")
 
-    def l1_state(self):
-        """What L0 sees of a silent L1: run state and, per vCPU, where it
-        is (RIP, CS, halted, SMM, CPL), as lines."""
+    def l1_state(self, samples=8, every=0.25):
+        """What L0 sees of a silent L1, as lines: run state and, per vCPU,
+        where it is (RIP, CS, halted, SMM, CPL, RFLAGS' IF) in @samples
+        looks @every s apart; a RIP in L1's kernel text is also given as
+        an offset from _text (L1 prints its KASLR base at boot)."""
         if self.proc.poll() is not None:
             return []
         try:
             q = QMP(self.sock, timeout=10)
             try:
                 out = [f"L0: L1 is {q.cmd('query-status')['status']}"]
-                for block in re.split(r"\n(?=CPU#)", q.hmp("info registers -a")):
-                    m = re.match(r"CPU#(\d+)", block)
-                    if not m:
-                        continue
-                    f = {k: (re.search(rx, block) or [None, "?"])[1] for k, rx in (
-                        ("RIP", r"RIP=([0-9a-f]+)"), ("CS", r"\nCS =([0-9a-f]+)"),
-                        ("HLT", r"HLT=(\d)"), ("SMM", r"SMM=(\d)"), ("CPL", r"CPL=(\d)"))}
-                    out.append(f"L0: L1 vCPU {m.group(1)}: " +
-                               " ".join(f"{k}={v}" for k, v in f.items()))
+                seen = {}
+                for n in range(samples):
+                    if n:
+                        time.sleep(every)
+                    for cpu, f in self._registers(q):
+                        seen.setdefault(cpu, []).append(f)
+                for cpu, fs in sorted(seen.items()):
+                    ips = Counter_(f["RIP"] for f in fs)
+                    where = ", ".join(f"{ip}{self._ktext_offset(ip)} x{k}"
+                                      for ip, k in ips.most_common(4))
+                    last = fs[-1]
+                    out.append(f"L0: L1 vCPU {cpu}: CS={last['CS']} HLT={last['HLT']} "
+                               f"SMM={last['SMM']} CPL={last['CPL']} "
+                               f"IF={'/'.join(sorted(set(f['IF'] for f in fs)))}; "
+                               f"RIP in {len(fs)} looks over {(len(fs) - 1) * every:.1f} s: "
+                               f"{where}")
                 return out
             finally:
                 q.close()
         except Exception as e:  # noqa: BLE001 - diagnostics are best effort
             return [f"L0: no state of L1 ({type(e).__name__}: {e})"]
+
+    @staticmethod
+    def _registers(q):
+        """(vCPU index, fields) of each of L1's vCPUs, from 'info registers'."""
+        for block in re.split(r"\n(?=CPU#)", q.hmp("info registers -a")):
+            m = re.match(r"CPU#(\d+)", block)
+            if not m:
+                continue
+            f = {k: (re.search(rx, block) or [None, "?"])[1] for k, rx in (
+                ("RIP", r"RIP=([0-9a-f]+)"), ("CS", r"\nCS =([0-9a-f]+)"),
+                ("HLT", r"HLT=(\d)"), ("SMM", r"SMM=(\d)"), ("CPL", r"CPL=(\d)"),
+                ("RFL", r"RFL=([0-9a-f]+)"))}
+            f["IF"] = "?" if f["RFL"] == "?" else str(int(f["RFL"], 16) >> 9 & 1)
+            yield int(m.group(1)), f
+
+    def _ktext_offset(self, rip):
+        """' (_text+0x...)' for a RIP in L1's kernel image, else ''."""
+        try:
+            off = int(rip, 16) - self.ktext
+        except (TypeError, ValueError):
+            return ""
+        return f" (_text+{off:#x})" if 0 <= off < (64 << 20) else ""
 
     def tail(self, n=4):
         with self.cond:
@@ -214,14 +248,16 @@ class L0:
 def run_item_lines(l0, i, item, count, may_retry=False):
     """Consume one item's output from line index i.  Returns (next index,
     finished): finished is False when L0 died or the item overran, after
-    the item has been reported failed; or None when the item overran
-    without a single result and @may_retry: it is reported as RETRY (not
-    counted) and the caller runs it again in a fresh L1."""
+    the item has been reported failed; or None when L1 went silent and
+    @may_retry: it is reported as RETRY and the caller runs it again in a
+    fresh L1.  An item's results are held until it ends, so that a retried
+    attempt counts nothing (its results are shown, marked as not counted)."""
     kind = item.split(":", 1)[0]
     t0 = time.monotonic()
     deadline = t0 + ITEM_TIMEOUT[kind]
     echoed = []                 # the runner's progress lines ('  ~ ...')
     seen = {"PASS": 0, "FAIL": 0, "SKIP": 0, "XFAIL": 0, "XPASS": 0}
+    results = []                # (verdict, text), counted when the item ends
     summary = None
     prefix = "" if kind == "testfw" else "e2e "
     lockup = None
@@ -241,14 +277,19 @@ def run_item_lines(l0, i, item, count, may_retry=False):
                     print(f"      {s}")
             if lockup:
                 why += f" (L1's kernel: {lockup})"
-            if line is False and may_retry and not sum(seen.values()):
+            if line is False and may_retry:
                 # L1 itself stalled (its own runner's waits are bounded far
-                # below this): the nested setup, not the case; once more
+                # below this; L1's kernel was seen spinning on a lock with
+                # interrupts off): the nested setup, not the case; once more
                 print(f"RETRY nested {label(item)}: {why}; again in a fresh L1",
                       flush=True)
+                for verdict, text in results:
+                    print(f"      not counted: {verdict} {text}")
                 for s in l0.tail() + l0.l1_state():
                     print(f"      {s}")
                 return i, None
+            for verdict, text in results:
+                count.out(verdict, text)
             count.out("FAIL", f"{label(item)}: {why}")
             for s in l0.tail():
                 print(f"      L1 | {s}")
@@ -262,7 +303,7 @@ def run_item_lines(l0, i, item, count, may_retry=False):
             s = SUMMARY.match(text)
             if m:
                 seen[m.group(1)] += 1
-                count.out(m.group(1), prefix + m.group(2))
+                results.append((m.group(1), prefix + m.group(2)))
             elif s:
                 summary = tuple(int(x or 0) for x in s.groups())
             elif text.startswith("  ~ "):
@@ -273,6 +314,8 @@ def run_item_lines(l0, i, item, count, may_retry=False):
         m = re.match(r"NESTED: END (\S+) rc=(-?\d+)", line)
         if m and m.group(1) == item:
             rc = int(m.group(2))
+            for verdict, text in results:
+                count.out(verdict, text)
             mine = (seen["PASS"] + seen["XFAIL"], seen["FAIL"] + seen["XPASS"], seen["SKIP"])
             if summary is None:
                 count.out("FAIL", f"{label(item)}: the runner printed no summary (exit {rc})")
@@ -323,6 +366,11 @@ def run(qemu, items, smp, mem, count):
                     for item in todo:
                         count.out("SKIP", f"{label(item)}: {line[14:]}")
                     return
+                if line.startswith("NESTED: KTEXT "):
+                    try:
+                        l0.ktext = int(line.split()[-1], 16) or None  # 0: hidden
+                    except ValueError:
+                        pass
                 if line.startswith("NESTED: READY"):
                     print(f"nested: L1 up with /dev/kvm in {time.monotonic() - l0.t0:.1f} s "
                           f"(guest uptime {line.split()[-1]} s)", flush=True)
