@@ -351,6 +351,18 @@ class Guest:
                            f" CS={cs.group(1) if cs else '?'}"
                            f" SMM={smm.group(1) if smm else '?'}"
                            f" HLT={hlt.group(1) if hlt else '?'}")
+                if rip and smm and smm.group(1) == "1":
+                    # the code there, as that CPU sees it (SMRAM): to find
+                    # the firmware function by its bytes in the build tree
+                    try:
+                        code = (qmp or self.qmp).cmd(
+                            "human-monitor-command",
+                            **{"command-line": f"x/32xb 0x{rip.group(1)}",
+                               "cpu-index": int(m.group(1))})
+                        out.append("  code: " + " ".join(
+                            re.findall(r"0x([0-9a-f]{2})\b", code)))
+                    except Exception as e:  # noqa: BLE001 - best effort
+                        out.append(f"  (no code bytes: {e})")
         except Exception as e:  # noqa: BLE001 - diagnostics are best effort
             out.append(f"(no register dump: {e})")
         out.append("last serial lines:")
