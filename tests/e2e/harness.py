@@ -138,6 +138,24 @@ class Result:
         return self
 
 
+# fields of 'info registers -a' per vCPU: name -> regex (group 1 is the value)
+REGISTER_FIELDS = (("RIP", r"[RE]IP=([0-9a-f]+)"), ("CS", r"\nCS =([0-9a-f]+)"),
+                   ("SMM", r"SMM=(\d)"), ("HLT", r"HLT=(\d)"), ("CPL", r"CPL=(\d)"),
+                   ("RFL", r"[RE]FL=([0-9a-f]+)"))
+
+
+def cpu_registers(text):
+    """(vCPU index, {field: value or '?'}) for each vCPU in the output of
+    'info registers -a' (REGISTER_FIELDS, plus IF from RFLAGS)."""
+    for block in re.split(r"\n(?=CPU#)", text):
+        m = re.match(r"CPU#(\d+)", block)
+        if not m:
+            continue
+        f = {k: (re.search(rx, block) or [None, "?"])[1] for k, rx in REGISTER_FIELDS}
+        f["IF"] = "?" if f["RFL"] == "?" else str(int(f["RFL"], 16) >> 9 & 1)
+        yield int(m.group(1)), f
+
+
 class Guest:
     """One QEMU process with the test guest; serial on stdout, QMP socket."""
 
@@ -339,26 +357,16 @@ class Guest:
                    + (" (guest hung)" if hb == 0 else " (guest alive)"))
         try:
             regs = (qmp or self.qmp).hmp("info registers -a")
-            for block in re.split(r"\n(?=CPU#)", regs):
-                m = re.match(r"CPU#(\d+)", block)
-                if not m:
-                    continue
-                rip = re.search(r"[RE]IP=([0-9a-f]+)", block)
-                smm = re.search(r"SMM=(\d)", block)
-                hlt = re.search(r"HLT=(\d)", block)
-                cs = re.search(r"\nCS =([0-9a-f]+) ([0-9a-f]+)", block)
-                out.append(f"vCPU {m.group(1)}: RIP={rip.group(1) if rip else '?'}"
-                           f" CS={cs.group(1) if cs else '?'}"
-                           f" SMM={smm.group(1) if smm else '?'}"
-                           f" HLT={hlt.group(1) if hlt else '?'}")
-                if rip and smm and smm.group(1) == "1":
+            for cpu, f in cpu_registers(regs):
+                out.append(f"vCPU {cpu}: RIP={f['RIP']} CS={f['CS']} SMM={f['SMM']} "
+                           f"HLT={f['HLT']}")
+                if f["SMM"] == "1" and f["RIP"] != "?":
                     # the code there, as that CPU sees it (SMRAM): to find
                     # the firmware function by its bytes in the build tree
                     try:
                         code = (qmp or self.qmp).cmd(
                             "human-monitor-command",
-                            **{"command-line": f"x/32xb 0x{rip.group(1)}",
-                               "cpu-index": int(m.group(1))})
+                            **{"command-line": f"x/32xb 0x{f['RIP']}", "cpu-index": cpu})
                         out.append("  code: " + " ".join(
                             re.findall(r"0x([0-9a-f]{2})\b", code)))
                     except Exception as e:  # noqa: BLE001 - best effort

@@ -191,7 +191,7 @@ class L0:
                 for n in range(samples):
                     if n:
                         time.sleep(every)
-                    for cpu, f in self._registers(q):
+                    for cpu, f in harness.cpu_registers(q.hmp("info registers -a")):
                         seen.setdefault(cpu, []).append(f)
                 for cpu, fs in sorted(seen.items()):
                     ips = Counter_(f["RIP"] for f in fs)
@@ -208,20 +208,6 @@ class L0:
                 q.close()
         except Exception as e:  # noqa: BLE001 - diagnostics are best effort
             return [f"L0: no state of L1 ({type(e).__name__}: {e})"]
-
-    @staticmethod
-    def _registers(q):
-        """(vCPU index, fields) of each of L1's vCPUs, from 'info registers'."""
-        for block in re.split(r"\n(?=CPU#)", q.hmp("info registers -a")):
-            m = re.match(r"CPU#(\d+)", block)
-            if not m:
-                continue
-            f = {k: (re.search(rx, block) or [None, "?"])[1] for k, rx in (
-                ("RIP", r"RIP=([0-9a-f]+)"), ("CS", r"\nCS =([0-9a-f]+)"),
-                ("HLT", r"HLT=(\d)"), ("SMM", r"SMM=(\d)"), ("CPL", r"CPL=(\d)"),
-                ("RFL", r"RFL=([0-9a-f]+)"))}
-            f["IF"] = "?" if f["RFL"] == "?" else str(int(f["RFL"], 16) >> 9 & 1)
-            yield int(m.group(1)), f
 
     def _ktext_offset(self, rip):
         """' (_text+0x...)' for a RIP in L1's kernel image, else ''."""
@@ -256,7 +242,6 @@ def run_item_lines(l0, i, item, count, may_retry=False):
     t0 = time.monotonic()
     deadline = t0 + ITEM_TIMEOUT[kind]
     echoed = []                 # the runner's progress lines ('  ~ ...')
-    seen = {"PASS": 0, "FAIL": 0, "SKIP": 0, "XFAIL": 0, "XPASS": 0}
     results = []                # (verdict, text), counted when the item ends
     summary = None
     prefix = "" if kind == "testfw" else "e2e "
@@ -279,8 +264,7 @@ def run_item_lines(l0, i, item, count, may_retry=False):
                 why += f" (L1's kernel: {lockup})"
             if line is False and may_retry:
                 # L1 itself stalled (its own runner's waits are bounded far
-                # below this; L1's kernel was seen spinning on a lock with
-                # interrupts off): the nested setup, not the case; once more
+                # below this): the nested setup, not the case; once more
                 print(f"RETRY nested {label(item)}: {why}; again in a fresh L1",
                       flush=True)
                 for verdict, text in results:
@@ -302,7 +286,6 @@ def run_item_lines(l0, i, item, count, may_retry=False):
             m = RESULT.match(text)
             s = SUMMARY.match(text)
             if m:
-                seen[m.group(1)] += 1
                 results.append((m.group(1), prefix + m.group(2)))
             elif s:
                 summary = tuple(int(x or 0) for x in s.groups())
@@ -316,6 +299,7 @@ def run_item_lines(l0, i, item, count, may_retry=False):
             rc = int(m.group(2))
             for verdict, text in results:
                 count.out(verdict, text)
+            seen = Counter_(verdict for verdict, _ in results)
             mine = (seen["PASS"] + seen["XFAIL"], seen["FAIL"] + seen["XPASS"], seen["SKIP"])
             if summary is None:
                 count.out("FAIL", f"{label(item)}: the runner printed no summary (exit {rc})")

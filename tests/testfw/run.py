@@ -164,13 +164,10 @@ def hotplug(qmp, n, added, slots_of=None):
 def parked_regs(qmp, index, accel):
     """None if vCPU @index is still in its reset state (CS:IP f000:fff0, not
     in SMM, under TCG halted), else what it shows."""
-    regs = qmp.hmp("info registers -a")
-    for block in re.split(r"\n(?=CPU#)", regs):
-        if not block.startswith(f"CPU#{index}"):
+    for cpu, f in harness.cpu_registers(qmp.hmp("info registers -a")):
+        if cpu != index:
             continue
-        got = {k: (re.search(rx, block) or [None, "?"])[1] for k, rx in (
-            ("IP", r"[RE]IP=([0-9a-f]+)"), ("CS", r"\nCS =([0-9a-f]+)"),
-            ("SMM", r"SMM=(\d)"), ("HLT", r"HLT=(\d)"))}
+        got = {"IP": f["RIP"], "CS": f["CS"], "SMM": f["SMM"], "HLT": f["HLT"]}
         ok = (int(got["IP"], 16) == 0xfff0 if got["IP"] != "?" else False) and \
             got["CS"] == "f000" and got["SMM"] == "0" and (accel != "tcg" or got["HLT"] == "1")
         return None if ok else " ".join(f"{k}={v}" for k, v in got.items())
