@@ -6,15 +6,19 @@ add3-in-smi  The guest writes UEFI variables in a loop (broadcast SMIs).
              registers), 3 CPUs are added back to back, the VM continues.
              All 3 must be parked while the VM is stopped, then come online;
              the variable writes must finish.
-slot-race    device_add of a CPU, device_del of it (at once in even rounds,
-             once the guest has it online in odd rounds), at once
+slot-race    device_add of a CPU, device_del of it (soon in even rounds,
+             once the guest has it online in odd rounds), soon
              device_add of another CPU into the same slot; five rounds.
+             "Soon" is a random 0-40 ms (seed in the result), so that the
+             commands land before, during and after the guest's CPU scan
+             and its hotplug SMI, as a management client's do.
              Either the first CPU was still parked (removed at once, the
              second add is accepted) or the guest already has it (the
              removal waits for the guest, the second add is refused because
              the slot is taken).  Either way QEMU and the guest must end
              with the same CPUs, all online, and a broadcast SMI must reach
-             every CPU.
+             every CPU.  SMMHP_E2E_SLOT_RACE_ROUNDS=N runs N rounds (the
+             race is a few milliseconds wide: use many to look for it).
 """
 
 import random
@@ -27,6 +31,7 @@ from soak import settled, wait_removed
 
 IN_SMI_ATTEMPTS = 200
 EFI_LOOP = 60
+SLOT_RACE_GAP = 0.04    # s, most between two commands of a slot-race round
 
 
 def cpu0_in_smm(g):
@@ -96,8 +101,17 @@ def add3_in_smi(g, res, cpu_timeout):
                   f"while stopped, online {res.times[0]:.2f} s after cont")
 
 
-def slot_race(g, res, cpu_timeout, rounds=5):
+def slot_race(g, res, cpu_timeout, rounds=None):
+    if rounds is None:
+        rounds = int(harness.os.environ.get("SMMHP_E2E_SLOT_RACE_ROUNDS", "5"))
+    seed = random.randrange(1 << 32)
+    rng = random.Random(seed)
     outcomes = {"re-add accepted": 0, "re-add refused": 0, "refusal": None}
+    tag = f" (gaps: seed {seed})"
+
+    def fail(why, diag=()):
+        return res.fail(why + tag, diag)
+
     for r in range(rounds):
         since = g.mark()
         slot = harness.free_slots(g.qmp)[0]
@@ -105,17 +119,20 @@ def slot_race(g, res, cpu_timeout, rounds=5):
         try:
             harness.device_add_cpu(g.qmp, slot, a)
         except QMPError as e:
-            return res.fail(f"round {r + 1}: device_add {a} refused: {e.desc}")
+            return fail(f"round {r + 1}: device_add {a} refused: {e.desc}")
         if r % 2:
             # odd rounds: the guest has the first CPU online before the race
             err = wait_online(g, 1, since, cpu_timeout)
             if err:
-                return res.fail(f"round {r + 1}: {a}: {err}", g.diagnose(since))
+                return fail(f"round {r + 1}: {a}: {err}", g.diagnose(since))
+        else:
+            time.sleep(rng.uniform(0, SLOT_RACE_GAP))
         try:
             g.qmp.cmd("device_del", id=a)
         except QMPError as e:
-            return res.fail(f"round {r + 1}: device_del {a} right after its device_add "
-                            f"refused: {e.desc}")
+            return fail(f"round {r + 1}: device_del {a} right after its device_add "
+                        f"refused: {e.desc}")
+        time.sleep(rng.uniform(0, SLOT_RACE_GAP))
         try:
             harness.device_add_cpu(g.qmp, slot, b)
             accepted = True
@@ -123,40 +140,40 @@ def slot_race(g, res, cpu_timeout, rounds=5):
             accepted = False
             outcomes["refusal"] = e.desc
             if not re.search(r"already|exists|in use|occupied", e.desc):
-                return res.fail(f"round {r + 1}: device_add into the slot of {a}, "
-                                f"which is being removed, refused with an unexpected "
-                                f"error: {e.desc}")
+                return fail(f"round {r + 1}: device_add into the slot of {a}, "
+                            f"which is being removed, refused with an unexpected "
+                            f"error: {e.desc}")
         outcomes["re-add accepted" if accepted else "re-add refused"] += 1
         # a: gone from QEMU; b: online in the guest if it was accepted
         err = wait_removed(g, a, cpu_timeout) or settled(g, cpu_timeout)
         if err:
-            return res.fail(f"round {r + 1}: {err}", g.diagnose(since))
+            return fail(f"round {r + 1}: {err}", g.diagnose(since))
         if accepted:
             err = harness.unplug(g, b, cpu_timeout)
             if err:
-                return res.fail(f"round {r + 1}: {err}", g.diagnose(since))
+                return fail(f"round {r + 1}: {err}", g.diagnose(since))
             err = settled(g, cpu_timeout)
             if err:
-                return res.fail(f"round {r + 1}: after removing {b}: {err}",
-                                g.diagnose(since))
+                return fail(f"round {r + 1}: after removing {b}: {err}",
+                            g.diagnose(since))
     return finish(g, res, ", ".join(f"{k} {v}" for k, v in outcomes.items()
-                                    if v is not None))
+                                    if v is not None) + tag, tag)
 
 
-def finish(g, res, detail):
+def finish(g, res, detail, tag=""):
     since = g.mark()
     err = settled(g, 20)
     if err:
-        return res.fail(err, g.diagnose(since))
+        return res.fail(err + tag, g.diagnose(since))
     err = harness.smi_roundtrip(g)
     if err:
-        return res.fail(err, g.diagnose(since))
+        return res.fail(err + tag, g.diagnose(since))
     why = harness.check_smbases(list(g.stderr), harness.smram_range(g.qmp))
     if why:
-        return res.fail(why)
+        return res.fail(why + tag)
     why = harness.alive(g, "at the end")
     if why:
-        return res.fail(why, g.diagnose(since))
+        return res.fail(why + tag, g.diagnose(since))
     res.ok = True
     res.detail = detail
     return res

@@ -102,6 +102,25 @@ MUTATIONS = {
     # X86CPU of an unplugged CPU')
     "tcg-free-cpu": ("target/i386/cpu.c", "        tcg_cpu_unrealize(cpu);\n", "",
                      TF + "parked-churn"),
+    # a CPU slot is free only once its CPU is unrealized (patch 'hw/i386:
+    # free an unplugged CPU's slot only after it is unrealized'): else a
+    # device_add during the vCPU thread's join aborts QEMU (duplicate
+    # vmstate); slot-race's odd rounds, with random gaps, hit that window
+    "slot-free-after-unrealize": ("hw/i386/x86-common.c",
+                                  "    qdev_unrealize(dev);\n    found_cpu->cpu = NULL;\n",
+                                  "    found_cpu->cpu = NULL;\n    qdev_unrealize(dev);\n",
+                                  E2E.replace("&& ", "&& SMMHP_E2E_SLOT_RACE_ROUNDS=100 ")
+                                  + "ovmf-parking-slot-race"),
+    # the OS cannot clear the insert event of a parked CPU
+    "parked-keeps-insert-event": (SMM, "    if (addr == CPHP_SMM_FLAGS_OFFSET && !attrs.secure &&",
+                                  "    if (0 && addr == CPHP_SMM_FLAGS_OFFSET && !attrs.secure &&",
+                                  QT + "parking/controls"),
+    # the CPU scan raises the hotplug SMI again for a CPU still parked (the
+    # expected DSDT of the parking variant guards the AML)
+    "scan-second-smi": (SMM, "        aml_append(ifctx, aml_store(aml_int(OVMF_CPUHP_SMI_CMD),",
+                        "        aml_append(ifctx, aml_store(aml_int(0),",
+                        f"cd {BUILD} && QTEST_QEMU_BINARY=./qemu-system-x86_64 timeout 300 "
+                        "tests/qtest/bios-tables-test -p /x86_64/acpi/q35/smi-parking"),
     # the downstream machine type must offer and require parking with SMM
     "machine-type-auto": (SMM, "    if (mode_on || (s->parking == ON_OFF_AUTO_AUTO && smm_enabled)) {",
                           "    if (mode_on) {", QT + "parking/machine-type"),

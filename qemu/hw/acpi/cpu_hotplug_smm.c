@@ -633,6 +633,20 @@ static bool parking_write(CPUHotplugState *st, hwaddr addr, uint64_t data,
         unpark(st, attrs);
         return true;
     }
+    /*
+     * Outside SMM a parked CPU keeps its insert event.  The OS clears it
+     * after its scan, but a CPU removed while parked is gone at once, so
+     * the scan may have handled another CPU in this slot; the event has
+     * to stay for the next scan, until the firmware has unparked this
+     * one.  Clearing the insert event comes first in the block's chain
+     * of control bits, so the write is dropped whole.
+     */
+    if (addr == CPHP_SMM_FLAGS_OFFSET && !attrs.secure &&
+        (data & CPHP_SMM_CTRL_INSERT_CLEAR) && selected_parked(st)) {
+        trace_cpu_hotplug_smm_ignored(st->selector,
+                                      "insert event clear while parked");
+        return true;
+    }
     if (addr == CPHP_SMM_DATA_OFFSET &&
         st->command == CPHP_SMM_SMBASE_CMD) {
         set_smbase(st, data, size, attrs);
@@ -681,18 +695,32 @@ bool cpu_hotplug_smm_insert_parked(CPUHotplugState *st)
 #define CPHP_OST_STATUS_CMD     2
 #define OST_NOTIFY_DEVICE_CHECK 1
 #define OST_FAILURE             1   /* _OST: non-specific failure */
+#define OVMF_CPUHP_SMI_CMD      4   /* APM_CNT value of the hotplug SMI */
 
 void cpu_hotplug_smm_build_notify(Aml *ctx, Aml *uid, const char *res_path,
-                                  Aml *dev_chk)
+                                  const char *smi_path, Aml *dev_chk)
 {
     Aml *sel = aml_name("%s.%s", res_path, AML_CSEL);
     Aml *cmd = aml_name("%s.%s", res_path, AML_CCMD);
     Aml *data = aml_name("%s.%s", res_path, AML_CDAT);
+    Aml *parked = aml_name("%s.%s", res_path, AML_CPRK);
     Aml *ifctx, *elsectx;
 
     aml_append(ctx, aml_store(uid, sel));
-    ifctx = aml_if(aml_equal(aml_name("%s.%s", res_path, AML_CPRK),
-                             aml_int(1)));
+    /*
+     * The slot may have been emptied and filled again since the scan: a
+     * CPU removed while parked is gone at once, and one plugged into its
+     * slot after the SMI was not seen by the firmware.  Raise the hotplug
+     * SMI once more before giving up on it.  The firmware accesses the
+     * block through the SMM bank, so CSEL still selects @uid afterwards.
+     */
+    ifctx = aml_if(aml_equal(parked, aml_int(1)));
+    {
+        aml_append(ifctx, aml_store(aml_int(OVMF_CPUHP_SMI_CMD),
+                                    aml_name("%s", smi_path)));
+    }
+    aml_append(ctx, ifctx);
+    ifctx = aml_if(aml_equal(parked, aml_int(1)));
     {
         aml_append(ifctx, aml_store(aml_int(CPHP_OST_EVENT_CMD), cmd));
         aml_append(ifctx, aml_store(aml_int(OST_NOTIFY_DEVICE_CHECK), data));

@@ -652,7 +652,10 @@ static void test_device_del_policy(void)
 #define CPHP_CMD        (CPHP_BASE + 5)
 #define CPHP_DATA       (CPHP_BASE + 8)
 #define CPHP_ST_ENABLED 0x01
+#define CPHP_ST_INSERT  0x02
 #define CPHP_ST_PARKED  0x20
+#define CPHP_CTRL_INSERT_CLEAR 0x02
+#define CPHP_CTRL_EJECT 0x08
 #define CPHP_CTRL_UNPARK 0x20
 #define CPHP_CMD_GET_ID 3
 #define CPHP_CMD_SMBASE 4
@@ -755,6 +758,17 @@ static void test_parking_controls(void)
     g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
     /* the AML writes zeros to bits 5..7 (WriteAsZeros): a no-op */
     qtest_outb(qts, CPHP_STATUS, 0);
+    g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
+    /*
+     * The OS cannot clear a parked CPU's insert event (the next scan needs
+     * it); the write is dropped whole, an eject bit with it.
+     */
+    g_assert_cmphex(qtest_inb(qts, CPHP_STATUS) & CPHP_ST_INSERT, ==,
+                    CPHP_ST_INSERT);
+    qtest_outb(qts, CPHP_STATUS, CPHP_CTRL_INSERT_CLEAR);
+    qtest_outb(qts, CPHP_STATUS, CPHP_CTRL_INSERT_CLEAR | CPHP_CTRL_EJECT);
+    g_assert_cmphex(qtest_inb(qts, CPHP_STATUS) & CPHP_ST_INSERT, ==,
+                    CPHP_ST_INSERT);
     g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 1);
     /* only the chipset changes the hold: the CPU's property is read-only */
     assert_qmp_error(qtest_qmp(qts, "{'execute': 'qom-set', 'arguments':"
@@ -996,6 +1010,11 @@ static void test_parking_not_negotiated(void)
 
     g_assert_cmpint(cpu_park_state(qts, "hcpu"), ==, 0);
     g_assert_cmphex(qtest_inb(qts, CPHP_STATUS) & CPHP_ST_PARKED, ==, 0);
+    /* a CPU that is not parked: the OS clears its insert event as always */
+    g_assert_cmphex(qtest_inb(qts, CPHP_STATUS) & CPHP_ST_INSERT, ==,
+                    CPHP_ST_INSERT);
+    qtest_outb(qts, CPHP_STATUS, CPHP_CTRL_INSERT_CLEAR);
+    g_assert_cmphex(qtest_inb(qts, CPHP_STATUS) & CPHP_ST_INSERT, ==, 0);
     pc_fw_cfg_uninit(fw_cfg);
     qtest_shutdown(qs);
 

@@ -115,6 +115,8 @@ extern const VMStateDescription vmstate_smi_negotiation_apm_sts;
  *     parked CPU's SMBASE and a 4-byte write sets it; 0 outside SMM
  *   control (offset 4, write) bit 5 with bits 1-4 clear: unpark the
  *     selected CPU (SMM only, and only once its SMBASE was set)
+ *   control bit 1 (clear the insert event) is ignored outside SMM while
+ *     the selected CPU is parked
  */
 #define CPHP_SMM_FLAGS_OFFSET       4       /* status (read), control */
 #define CPHP_SMM_CMD_OFFSET         5
@@ -123,6 +125,7 @@ extern const VMStateDescription vmstate_smi_negotiation_apm_sts;
 #define CPHP_SMM_STATUS_PARKED      0x20
 #define CPHP_SMM_STATUS_WAITS_SIPI  0x40    /* SMM only: SMI waits for SIPI */
 #define CPHP_SMM_CTRL_UNPARK        0x20
+#define CPHP_SMM_CTRL_INSERT_CLEAR  0x02    /* the block's own: clear insert */
 #define CPHP_SMM_CTRL_OTHERS        0x1e    /* the block's own controls */
 #define CPHP_SMM_SMBASE_CMD         4
 
@@ -153,10 +156,12 @@ void cpu_hotplug_smm_write(CPUHotplugState *st, hwaddr addr, uint64_t data,
 bool cpu_hotplug_smm_insert_parked(CPUHotplugState *st);
 /*
  * AML, in the CPU scan's notify loop, for CPU @uid after the hotplug SMI:
- * notify the OS unless the CPU is still parked; if it is, report an
- * insertion failure through _OST (ACPI_DEVICE_OST) instead.
+ * notify the OS unless the CPU is still parked; if it is, raise the
+ * hotplug SMI (APM_CNT through @smi_path) once more, and if it is parked
+ * after that too, report an insertion failure through _OST
+ * (ACPI_DEVICE_OST) instead.
  */
 void cpu_hotplug_smm_build_notify(Aml *ctx, Aml *uid, const char *res_path,
-                                  Aml *dev_chk);
+                                  const char *smi_path, Aml *dev_chk);
 
 #endif
