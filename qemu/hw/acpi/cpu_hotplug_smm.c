@@ -706,6 +706,7 @@ void cpu_hotplug_smm_build_notify(Aml *ctx, Aml *uid, const char *res_path,
     Aml *parked = aml_name("%s.%s", res_path, AML_CPRK);
     Aml *ifctx, *elsectx;
 
+    assert(smi_path);   /* parking needs CPU hotplug with SMI */
     aml_append(ctx, aml_store(uid, sel));
     /*
      * The slot may have been emptied and filled again since the scan: a
