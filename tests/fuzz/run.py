@@ -21,13 +21,16 @@ what libFuzzer adds is kept in the cache (fuzz/TARGET/corpus; --fresh uses
 an empty one).  An input slower than 10 s is reported and kept
 (slow-unit-*), not counted as a failure.  A crash is a
 failure; its input is kept (fuzz/crash-*) and the line to reproduce it is
-printed.  Ends with 'N passed, M failed'.
+printed.  Ends with 'N passed, M failed'.  SIGINT (Ctrl-C) stops a run:
+the fuzzers print their statistics, a 'STOP' line says what ran, exit
+status 130.
 """
 
 import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -93,7 +96,17 @@ def run_target(binary, target, limit_args, log, jobs=1, fresh=False):
     outs = [open(lg, "w") for lg in logs]
     procs = [subprocess.Popen(cmd, env=env, stdout=o, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL) for o in outs]
-    rcs = [p.wait() for p in procs]
+    stopped = False
+    try:
+        rcs = [p.wait() for p in procs]
+    except KeyboardInterrupt:
+        # stopped by hand: pass SIGINT on (a Ctrl-C has reached them too),
+        # so that libFuzzer prints its final statistics, then report them
+        stopped = True
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        rcs = [p.wait() for p in procs]
     for o in outs:
         o.close()
     secs = time.monotonic() - t
@@ -110,7 +123,7 @@ def run_target(binary, target, limit_args, log, jobs=1, fresh=False):
         crash = crash or (m.group(1) if m else None)
         slow += len(re.findall(r"Test unit written to \S*/slow-unit-", text))
     rc = next((r for r in rcs if r), 0)
-    return rc, secs, execs, cov, crash, cmd, env, logs, slow
+    return rc, secs, execs, cov, crash, cmd, env, logs, slow, stopped
 
 
 def main():
@@ -138,9 +151,15 @@ def main():
         os.makedirs(WORK, exist_ok=True)
         what = f"{a.runs} runs" if a.runs else f"{a.time} s"
         print(f"fuzz: {target}, {what}, {a.jobs} job(s) (log: {log})", flush=True)
-        rc, secs, execs, cov, crash, cmd, env, logs, slow = run_target(
+        rc, secs, execs, cov, crash, cmd, env, logs, slow, stopped = run_target(
             a.qemu_fuzz, target, limit, log, a.jobs, a.fresh)
         rate = f"{execs / secs:.0f}/s" if execs else "?"
+        if stopped and not crash:
+            print(f"STOP  fuzz {target}: stopped by hand after {execs} executions in "
+                  f"{secs:.0f} s ({rate}), coverage {cov}, 0 crashes; not counted",
+                  flush=True)
+            print(f"{passed} passed, {failed} failed (the rest not run)")
+            return 130
         if rc == 0 and not crash and execs:
             passed += 1
             print(f"PASS  fuzz {target}: {execs} executions in {secs:.0f} s ({rate}), "
