@@ -104,7 +104,7 @@ MUTATIONS = {
                      TF + "parked-churn"),
     # a CPU slot is free only once its CPU is unrealized (patch 'hw/i386:
     # free an unplugged CPU's slot only after it is unrealized'): else a
-    # device_add during the vCPU thread's join aborts QEMU (duplicate
+    # device_add during the vCPU thread's join makes QEMU exit (duplicate
     # vmstate); slot-race's odd rounds, with random gaps, hit that window
     "slot-free-after-unrealize": ("hw/i386/x86-common.c",
                                   "    qdev_unrealize(dev);\n    found_cpu->cpu = NULL;\n",
