@@ -67,6 +67,19 @@ static bool smm_run(void)
     return !MB(MB_EXEC) || wait_change(&MB(MB_EXEC), 1, SECOND);
 }
 
+/*
+ * The same through an SMI IPI to the BSP alone, which the chipset does not
+ * see (as the first SMI of an S3 resume): what SMM reads must not depend on
+ * how the SMI came.
+ */
+static bool smm_run_ipi(void)
+{
+    MB(MB_EXEC) = 1;
+    apic_ipi(0, ICR_SMI);
+    n_ops = 0;
+    return !MB(MB_EXEC) || wait_change(&MB(MB_EXEC), 1, SECOND);
+}
+
 static uint8_t status_of(uint32_t sel)
 {
     outl(CPHP_BASE, sel);
@@ -1054,7 +1067,10 @@ void case_hold_device_interrupts(void)
  * pending on it until the OS starts it.  SMM, and only SMM, reads that as
  * status bit 6, so that its rendezvous need not wait for the CPU.  Once
  * the OS has started it, the CPU takes the pending SMI first, and the
- * next broadcast SMI finds it running: bit 6 reads 0.
+ * next SMI finds it running: bit 6 reads 0, whether the SMI is the
+ * chipset's broadcast or an IPI to the BSP alone (the first SMI of an S3
+ * resume is one: a stale "waits for SIPI" from before the suspend made
+ * the firmware stop waiting for a CPU it then waited for forever).
  */
 void case_parking_smi_waits_for_sipi(void)
 {
@@ -1085,6 +1101,17 @@ void case_parking_smi_waits_for_sipi(void)
     check("w5-pending-smi-taken", entries(1) == 1,
           "%u SMM entries after the SIPI, expected the pending SMI's 1",
           entries(1));
+
+    /*
+     * An SMI that only the BSP takes, raised by IPI: the CPU runs, so bit 6
+     * reads 0, though the last broadcast SMI found it waiting for SIPI.
+     */
+    op(OP_OUTL, CPHP_BASE, 1);
+    op(OP_INB, CPHP_STATUS, 0);
+    ran = smm_run_ipi() && op_ran(1);
+    check("w5b-ipi-smi-running-cpu-not-waiting",
+          ran && !(op_result(1) & ST_WAITS_SIPI),
+          "SMI handler finished %u, status 0x%x", ran, op_result(1));
 
     e = entries(1);
     op(OP_OUTL, CPHP_BASE, 1);

@@ -32,6 +32,56 @@ FUZZ = f"cd {TOP} && {sys.executable} tests/fuzz/run.py --time 20 "
 E2E = f"cd {TOP} && {sys.executable} tests/e2e/run.py "
 SMM = "hw/acpi/cpu_hotplug_smm.c"
 
+WAITS_LIVE = """\
+static void x86_cpu_hold_smi_raised(CPUState *cs)
+{
+    x86_cpu_hold_note_smi(X86_CPU(cs), false);
+}
+
+void x86_cpu_hold_note_smi(X86CPU *cpu, bool waits_for_sipi)
+{
+    qatomic_set(&cpu->env.hold_smi_waits_for_sipi, waits_for_sipi);
+}
+
+static bool x86_cpu_hold_smi_waits_for_sipi(CPUState *cs)
+{
+    X86CPU *cpu = X86_CPU(cs);
+
+    if (kvm_enabled()) {
+        return qatomic_read(&cpu->env.hold_smi_waits_for_sipi);
+    }
+    return cpu->apic_state && apic_is_waiting_for_sipi(cpu->apic_state) &&
+           (qatomic_read(&cs->interrupt_request) & CPU_INTERRUPT_SMI);
+}
+
+"""
+# under TCG the answer is the CPU's state at the time of the read
+WAITS_TCG = """\
+    if (kvm_enabled()) {
+        return qatomic_read(&cpu->env.hold_smi_waits_for_sipi);
+    }
+"""
+WAITS_STALE = """\
+static void x86_cpu_hold_smi_raised(CPUState *cs)
+{
+    X86CPU *cpu = X86_CPU(cs);
+
+    x86_cpu_hold_note_smi(cpu, !kvm_enabled() && cpu->apic_state &&
+                               apic_is_waiting_for_sipi(cpu->apic_state));
+}
+
+void x86_cpu_hold_note_smi(X86CPU *cpu, bool waits_for_sipi)
+{
+    qatomic_set(&cpu->env.hold_smi_waits_for_sipi, waits_for_sipi);
+}
+
+static bool x86_cpu_hold_smi_waits_for_sipi(CPUState *cs)
+{
+    return qatomic_read(&X86_CPU(cs)->env.hold_smi_waits_for_sipi);
+}
+
+"""
+
 # name -> (file under src/qemu, text, replacement, test command)
 MUTATIONS = {
     "smm-own-selector": (SMM, "    uint32_t sel = st->selector;\n    uint8_t cmd = st->command;\n\n",
@@ -79,11 +129,10 @@ MUTATIONS = {
                              "    return smi_negotiated(&lpc->smi, "
                              "ICH9_LPC_SMI_F_CPU_HOTPLUG_PARKING_BIT);",
                              "    return false;", QT + "parking/migration-to-old"),
-    "smi-waits-for-sipi": ("target/i386/cpu-hold.c",
-                           "    return qatomic_read(&X86_CPU(cs)->hold_smi_waits_for_sipi);",
-                           "    return false;", TF + "parking-smi-waits-for-sipi"),
-    "smi-waits-for-sipi-e2e": ("hw/isa/lpc_ich9.c", "                cpu_hold_smi_raised(cs);\n",
-                               "", E2E + "ovmf-parking-add1-late-online"),
+    "smi-waits-for-sipi": ("target/i386/cpu-hold.c", WAITS_TCG, "    return false;\n",
+                           TF + "parking-smi-waits-for-sipi"),
+    "smi-waits-for-sipi-e2e": ("target/i386/cpu-hold.c", WAITS_TCG, "    return false;\n",
+                               E2E + "ovmf-parking-add1-late-online"),
     # a TCG vCPU thread of a hot-added CPU never gets an exited thread's
     # context: slot-race hot-adds more CPUs than maxcpus (4) over its rounds
     "tcg-context-reuse": ("tcg/tcg.c", "            qatomic_xchg(&tcg_spare_ctxs[i], NULL) : NULL;",
@@ -124,6 +173,12 @@ MUTATIONS = {
     # the downstream machine type must offer and require parking with SMM
     "machine-type-auto": (SMM, "    if (mode_on || (s->parking == ON_OFF_AUTO_AUTO && smm_enabled)) {",
                           "    if (mode_on) {", QT + "parking/machine-type"),
+    # SMM's "waits for SIPI" (status bit 6) as of the last broadcast SMI, as
+    # before: stale on an SMI by IPI (the first SMI of an S3 resume)
+    # SMM's "waits for SIPI" (status bit 6) as of the last broadcast SMI, as
+    # before: stale on an SMI by IPI (the first SMI of an S3 resume)
+    "waits-for-sipi-live": ("target/i386/cpu-hold.c", WAITS_LIVE, WAITS_STALE,
+                            TF + "parking-smi-waits-for-sipi"),
 }
 
 

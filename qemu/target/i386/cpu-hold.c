@@ -71,28 +71,39 @@ static bool x86_cpu_hold_release(CPUState *cs)
 }
 
 /*
- * Whether a broadcast SMI finds the CPU waiting for SIPI, where it stays
- * pending.  TCG: the local APIC says so now (with the BQL held, which SIPI
- * and INIT processing take too).  KVM: the kernel knows; the CPU's thread
- * asks it when it injects the SMI (kvm_arch_pre_run(), which calls
- * x86_cpu_hold_note_smi()), until then the answer is false.
+ * Whether the CPU has an SMI pending that it cannot take because it waits
+ * for SIPI (status bit 6 for SMM, see docs/specs/acpi_cpu_hotplug.rst).
+ *
+ * TCG: the local APIC and the pending interrupts tell at the time of the
+ * read (with the BQL held, which SIPI, INIT and SMI processing take too),
+ * whatever raised the SMI: the chipset's broadcast or an IPI.
+ *
+ * KVM: the kernel knows.  The CPU's thread asks it each time it injects an
+ * SMI (kvm_arch_pre_run()), and again after each KVM_RUN while the answer
+ * is true (kvm_arch_post_run()), through x86_cpu_hold_note_smi().  A
+ * broadcast SMI makes the answer false until the thread has asked.  The
+ * answer lives in the part of CPUX86State that a reset clears: it must not
+ * outlive a reset (S3 wakeup), after which the CPU is started again.
  */
 static void x86_cpu_hold_smi_raised(CPUState *cs)
 {
-    X86CPU *cpu = X86_CPU(cs);
-
-    x86_cpu_hold_note_smi(cpu, !kvm_enabled() && cpu->apic_state &&
-                               apic_is_waiting_for_sipi(cpu->apic_state));
+    x86_cpu_hold_note_smi(X86_CPU(cs), false);
 }
 
 void x86_cpu_hold_note_smi(X86CPU *cpu, bool waits_for_sipi)
 {
-    qatomic_set(&cpu->hold_smi_waits_for_sipi, waits_for_sipi);
+    qatomic_set(&cpu->env.hold_smi_waits_for_sipi, waits_for_sipi);
 }
 
 static bool x86_cpu_hold_smi_waits_for_sipi(CPUState *cs)
 {
-    return qatomic_read(&X86_CPU(cs)->hold_smi_waits_for_sipi);
+    X86CPU *cpu = X86_CPU(cs);
+
+    if (kvm_enabled()) {
+        return qatomic_read(&cpu->env.hold_smi_waits_for_sipi);
+    }
+    return cpu->apic_state && apic_is_waiting_for_sipi(cpu->apic_state) &&
+           (qatomic_read(&cs->interrupt_request) & CPU_INTERRUPT_SMI);
 }
 
 const CPUHoldOps x86_cpu_hold_ops = {
