@@ -511,7 +511,7 @@ static uint64_t parking_read(CPUHotplugState *st, hwaddr addr, uint64_t val,
     } else if (addr == CPHP_SMM_FLAGS_OFFSET && attrs.secure && cdev &&
                cdev->cpu && cpu_hold_smi_waits_for_sipi(cdev->cpu)) {
         /*
-         * The last broadcast SMI found the CPU waiting for SIPI: it cannot
+         * The CPU has an SMI pending while it waits for SIPI: it cannot
          * join the SMI rendezvous until the OS starts it (it then takes the
          * SMI before its first instruction), so SMM need not wait for it.
          */

@@ -44,12 +44,15 @@ typedef struct CPUHoldOps {
      */
     bool (*release)(CPUState *cpu);
     /*
-     * A broadcast SMI is about to be raised on @cpu: find out, now or when
-     * its thread injects it, whether it waits for SIPI and so cannot take
-     * it (x86: INIT received, no SIPI yet).
+     * A broadcast SMI is about to be raised on @cpu: forget an answer that
+     * its thread has to find out again when it injects the SMI.
      */
     void (*smi_raised)(CPUState *cpu);
-    /* that answer, for the last broadcast SMI; false until it is known */
+    /*
+     * Whether @cpu has an SMI pending that it cannot take because it waits
+     * for SIPI (x86: INIT received, no SIPI yet); false when not known.
+     * It must not outlive a reset of @cpu.
+     */
     bool (*smi_waits_for_sipi)(CPUState *cpu);
 } CPUHoldOps;
 
@@ -88,11 +91,12 @@ uint32_t cpu_hold_get_smbase(CPUState *cpu);
 bool cpu_hold_release(CPUState *cpu);
 
 /*
- * Broadcast SMIs and CPUs that cannot take them: the chipset calls
+ * SMIs and CPUs that cannot take them: the chipset calls
  * cpu_hold_smi_raised() before it raises a broadcast SMI on @cpu, and
  * tells SMM, which waits for every CPU in an SMI rendezvous, which CPUs
- * wait for SIPI (cpu_hold_smi_waits_for_sipi()): it need not wait for
- * those.  False for a CPU whose architecture cannot tell.
+ * have an SMI pending while they wait for SIPI
+ * (cpu_hold_smi_waits_for_sipi()): it need not wait for those.  False for
+ * a CPU whose architecture cannot tell.
  */
 void cpu_hold_smi_raised(CPUState *cpu);
 bool cpu_hold_smi_waits_for_sipi(CPUState *cpu);
