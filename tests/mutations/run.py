@@ -48,7 +48,12 @@ static bool x86_cpu_hold_smi_waits_for_sipi(CPUState *cs)
     X86CPU *cpu = X86_CPU(cs);
 
     if (kvm_enabled()) {
-        return qatomic_read(&cpu->env.hold_smi_waits_for_sipi);
+        bool waits = qatomic_read(&cpu->env.hold_smi_waits_for_sipi);
+
+        if (waits) {
+            qemu_cpu_kick(cs);
+        }
+        return waits;
     }
     return cpu->apic_state && apic_is_waiting_for_sipi(cpu->apic_state) &&
            (qatomic_read(&cs->interrupt_request) & CPU_INTERRUPT_SMI);
@@ -58,7 +63,12 @@ static bool x86_cpu_hold_smi_waits_for_sipi(CPUState *cs)
 # under TCG the answer is the CPU's state at the time of the read
 WAITS_TCG = """\
     if (kvm_enabled()) {
-        return qatomic_read(&cpu->env.hold_smi_waits_for_sipi);
+        bool waits = qatomic_read(&cpu->env.hold_smi_waits_for_sipi);
+
+        if (waits) {
+            qemu_cpu_kick(cs);
+        }
+        return waits;
     }
 """
 WAITS_STALE = """\

@@ -78,12 +78,16 @@ static bool x86_cpu_hold_release(CPUState *cs)
  * read (with the BQL held, which SIPI, INIT and SMI processing take too),
  * whatever raised the SMI: the chipset's broadcast or an IPI.
  *
- * KVM: the kernel knows.  The CPU's thread asks it each time it injects an
- * SMI (kvm_arch_pre_run()), and again after each KVM_RUN while the answer
- * is true (kvm_arch_post_run()), through x86_cpu_hold_note_smi().  A
- * broadcast SMI makes the answer false until the thread has asked.  The
- * answer lives in the part of CPUX86State that a reset clears: it must not
- * outlive a reset (S3 wakeup), after which the CPU is started again.
+ * KVM: the kernel knows.  The CPU's thread asks it each time it injects the
+ * chipset's broadcast SMI (kvm_arch_pre_run()), and again after each
+ * KVM_RUN while the answer is true (kvm_arch_post_run()), through
+ * x86_cpu_hold_note_smi().  A broadcast SMI makes the answer false until
+ * the thread has asked.  SIPI, and SMIs sent by IPI, go through the
+ * kernel's local APIC without QEMU: a read that finds "true" kicks the
+ * CPU's thread out of KVM_RUN, so that it asks again and the next read is
+ * current.  The answer lives in the part of CPUX86State that a reset
+ * clears: it must not outlive a reset (S3 wakeup), after which the CPU is
+ * started again.
  */
 static void x86_cpu_hold_smi_raised(CPUState *cs)
 {
@@ -100,7 +104,12 @@ static bool x86_cpu_hold_smi_waits_for_sipi(CPUState *cs)
     X86CPU *cpu = X86_CPU(cs);
 
     if (kvm_enabled()) {
-        return qatomic_read(&cpu->env.hold_smi_waits_for_sipi);
+        bool waits = qatomic_read(&cpu->env.hold_smi_waits_for_sipi);
+
+        if (waits) {
+            qemu_cpu_kick(cs);
+        }
+        return waits;
     }
     return cpu->apic_state && apic_is_waiting_for_sipi(cpu->apic_state) &&
            (qatomic_read(&cs->interrupt_request) & CPU_INTERRUPT_SMI);
