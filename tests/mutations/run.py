@@ -40,35 +40,45 @@ static void x86_cpu_hold_smi_raised(CPUState *cs)
 
 void x86_cpu_hold_note_smi(X86CPU *cpu, bool waits_for_sipi)
 {
+    qatomic_set(&cpu->env.hold_smi_noted_ms,
+                (uint32_t)qemu_clock_get_ms(QEMU_CLOCK_REALTIME));
     qatomic_set(&cpu->env.hold_smi_waits_for_sipi, waits_for_sipi);
 }
 
 static bool x86_cpu_hold_smi_waits_for_sipi(CPUState *cs)
 {
     X86CPU *cpu = X86_CPU(cs);
+    int pending;
 
     if (kvm_enabled()) {
-        bool waits = qatomic_read(&cpu->env.hold_smi_waits_for_sipi);
+        uint32_t age;
 
-        if (waits) {
-            qemu_cpu_kick(cs);
+        if (!qatomic_read(&cpu->env.hold_smi_waits_for_sipi)) {
+            return false;
         }
-        return waits;
+        age = (uint32_t)qemu_clock_get_ms(QEMU_CLOCK_REALTIME) -
+              qatomic_read(&cpu->env.hold_smi_noted_ms);
+        qemu_cpu_kick(cs);
+        return age <= WAITS_FOR_SIPI_FRESH_MS;
     }
+    pending = qatomic_read(&cs->interrupt_request);
     return cpu->apic_state && apic_is_waiting_for_sipi(cpu->apic_state) &&
-           (qatomic_read(&cs->interrupt_request) & CPU_INTERRUPT_SMI);
+           (pending & CPU_INTERRUPT_SMI) && !(pending & CPU_INTERRUPT_SIPI);
 }
 
 """
 # under TCG the answer is the CPU's state at the time of the read
 WAITS_TCG = """\
     if (kvm_enabled()) {
-        bool waits = qatomic_read(&cpu->env.hold_smi_waits_for_sipi);
+        uint32_t age;
 
-        if (waits) {
-            qemu_cpu_kick(cs);
+        if (!qatomic_read(&cpu->env.hold_smi_waits_for_sipi)) {
+            return false;
         }
-        return waits;
+        age = (uint32_t)qemu_clock_get_ms(QEMU_CLOCK_REALTIME) -
+              qatomic_read(&cpu->env.hold_smi_noted_ms);
+        qemu_cpu_kick(cs);
+        return age <= WAITS_FOR_SIPI_FRESH_MS;
     }
 """
 WAITS_STALE = """\

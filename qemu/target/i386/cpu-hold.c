@@ -11,6 +11,7 @@
 #include "hw/core/cpu-hold.h"
 #include "hw/i386/apic.h"
 #include "qemu/error-report.h"
+#include "qemu/timer.h"
 #include "system/kvm.h"
 #include "system/tcg.h"
 #include "system/qtest.h"
@@ -76,19 +77,25 @@ static bool x86_cpu_hold_release(CPUState *cs)
  *
  * TCG: the local APIC and the pending interrupts tell at the time of the
  * read (with the BQL held, which SIPI, INIT and SMI processing take too),
- * whatever raised the SMI: the chipset's broadcast or an IPI.
+ * whatever raised the SMI: the chipset's broadcast or an IPI.  A CPU with
+ * SIPI pending is being started: no.
  *
  * KVM: the kernel knows.  The CPU's thread asks it each time it injects the
  * chipset's broadcast SMI (kvm_arch_pre_run()), and again after each
- * KVM_RUN while the answer is true (kvm_arch_post_run()), through
- * x86_cpu_hold_note_smi().  A broadcast SMI makes the answer false until
- * the thread has asked.  SIPI, and SMIs sent by IPI, go through the
- * kernel's local APIC without QEMU: a read that finds "true" kicks the
- * CPU's thread out of KVM_RUN, so that it asks again and the next read is
- * current.  The answer lives in the part of CPUX86State that a reset
- * clears: it must not outlive a reset (S3 wakeup), after which the CPU is
- * started again.
+ * KVM_RUN while the answer is yes (kvm_arch_post_run()), through
+ * x86_cpu_hold_note_smi().  A broadcast SMI makes the answer no until the
+ * thread has asked.  SIPI, and SMIs sent by IPI, go through the kernel's
+ * local APIC without QEMU, so a yes can be stale, and a stale yes is the
+ * unsafe direction: SMM counts the CPU out, and when it arrives after all
+ * it is locked out of the rendezvous.  So a yes counts only for
+ * WAITS_FOR_SIPI_FRESH_MS after the thread got it, and a read that finds a
+ * yes kicks the CPU out of KVM_RUN (no waiting) so that its thread asks
+ * again; the firmware reads again on its next scan.  The answer lives in
+ * the part of CPUX86State that a reset clears (system reset, INIT, S3
+ * wakeup), after which the CPU is started again.
  */
+#define WAITS_FOR_SIPI_FRESH_MS 100
+
 static void x86_cpu_hold_smi_raised(CPUState *cs)
 {
     x86_cpu_hold_note_smi(X86_CPU(cs), false);
@@ -96,23 +103,30 @@ static void x86_cpu_hold_smi_raised(CPUState *cs)
 
 void x86_cpu_hold_note_smi(X86CPU *cpu, bool waits_for_sipi)
 {
+    qatomic_set(&cpu->env.hold_smi_noted_ms,
+                (uint32_t)qemu_clock_get_ms(QEMU_CLOCK_REALTIME));
     qatomic_set(&cpu->env.hold_smi_waits_for_sipi, waits_for_sipi);
 }
 
 static bool x86_cpu_hold_smi_waits_for_sipi(CPUState *cs)
 {
     X86CPU *cpu = X86_CPU(cs);
+    int pending;
 
     if (kvm_enabled()) {
-        bool waits = qatomic_read(&cpu->env.hold_smi_waits_for_sipi);
+        uint32_t age;
 
-        if (waits) {
-            qemu_cpu_kick(cs);
+        if (!qatomic_read(&cpu->env.hold_smi_waits_for_sipi)) {
+            return false;
         }
-        return waits;
+        age = (uint32_t)qemu_clock_get_ms(QEMU_CLOCK_REALTIME) -
+              qatomic_read(&cpu->env.hold_smi_noted_ms);
+        qemu_cpu_kick(cs);
+        return age <= WAITS_FOR_SIPI_FRESH_MS;
     }
+    pending = qatomic_read(&cs->interrupt_request);
     return cpu->apic_state && apic_is_waiting_for_sipi(cpu->apic_state) &&
-           (qatomic_read(&cs->interrupt_request) & CPU_INTERRUPT_SMI);
+           (pending & CPU_INTERRUPT_SMI) && !(pending & CPU_INTERRUPT_SIPI);
 }
 
 const CPUHoldOps x86_cpu_hold_ops = {
