@@ -68,19 +68,8 @@ static bool x86_cpu_hold_smi_waits_for_sipi(CPUState *cs)
 
 """
 # under TCG the answer is the CPU's state at the time of the read
-WAITS_TCG = """\
-    if (kvm_enabled()) {
-        uint32_t age;
-
-        if (!qatomic_read(&cpu->env.hold_smi_waits_for_sipi)) {
-            return false;
-        }
-        age = (uint32_t)qemu_clock_get_ms(QEMU_CLOCK_REALTIME) -
-              qatomic_read(&cpu->env.hold_smi_noted_ms);
-        qemu_cpu_kick(cs);
-        return age <= WAITS_FOR_SIPI_FRESH_MS;
-    }
-"""
+WAITS_TCG = WAITS_LIVE[WAITS_LIVE.index("    if (kvm_enabled()) {"):
+                       WAITS_LIVE.index("    pending = qatomic_read")]
 WAITS_STALE = """\
 static void x86_cpu_hold_smi_raised(CPUState *cs)
 {
