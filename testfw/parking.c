@@ -59,25 +59,26 @@ static bool op_ran(int i)
 }
 
 /* Raise a broadcast SMI; the BSP runs the queued ops in SMM. */
-static bool smm_run(void)
+/*
+ * @by_ipi: through an SMI IPI to the BSP alone, which the chipset does not
+ * see (as the first SMI of an S3 resume), instead of the chipset's
+ * broadcast: what SMM reads must not depend on how the SMI came.
+ */
+static bool smm_run_by(bool by_ipi)
 {
     MB(MB_EXEC) = 1;
-    outb(APM_CNT, 0x42);
+    if (by_ipi) {
+        apic_ipi(0, ICR_SMI);
+    } else {
+        outb(APM_CNT, 0x42);
+    }
     n_ops = 0;
     return !MB(MB_EXEC) || wait_change(&MB(MB_EXEC), 1, SECOND);
 }
 
-/*
- * The same through an SMI IPI to the BSP alone, which the chipset does not
- * see (as the first SMI of an S3 resume): what SMM reads must not depend on
- * how the SMI came.
- */
-static bool smm_run_ipi(void)
+static bool smm_run(void)
 {
-    MB(MB_EXEC) = 1;
-    apic_ipi(0, ICR_SMI);
-    n_ops = 0;
-    return !MB(MB_EXEC) || wait_change(&MB(MB_EXEC), 1, SECOND);
+    return smm_run_by(false);
 }
 
 static uint8_t status_of(uint32_t sel)
@@ -1111,7 +1112,7 @@ void case_parking_smi_waits_for_sipi(void)
      */
     op(OP_OUTL, CPHP_BASE, 1);
     op(OP_INB, CPHP_STATUS, 0);
-    ran = smm_run_ipi() && op_ran(1);
+    ran = smm_run_by(true) && op_ran(1);
     check("w5b-ipi-smi-running-cpu-not-waiting",
           ran && !(op_result(1) & ST_WAITS_SIPI),
           "SMI handler finished %u, status 0x%x", ran, op_result(1));

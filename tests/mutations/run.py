@@ -32,41 +32,10 @@ FUZZ = f"cd {TOP} && {sys.executable} tests/fuzz/run.py --time 20 "
 E2E = f"cd {TOP} && {sys.executable} tests/e2e/run.py "
 SMM = "hw/acpi/cpu_hotplug_smm.c"
 
-WAITS_LIVE = """\
-static void x86_cpu_hold_smi_raised(CPUState *cs)
-{
-    x86_cpu_hold_note_smi(X86_CPU(cs), false);
-}
-
-void x86_cpu_hold_note_smi(X86CPU *cpu, bool waits_for_sipi)
-{
-    qatomic_set(&cpu->env.hold_smi_noted_ms,
-                (uint32_t)qemu_clock_get_ms(QEMU_CLOCK_REALTIME));
-    qatomic_set(&cpu->env.hold_smi_waits_for_sipi, waits_for_sipi);
-}
-
-static bool x86_cpu_hold_smi_waits_for_sipi(CPUState *cs)
-{
-    X86CPU *cpu = X86_CPU(cs);
-    int pending;
-
-    if (kvm_enabled()) {
-        uint32_t age;
-
-        if (!qatomic_read(&cpu->env.hold_smi_waits_for_sipi)) {
-            return false;
-        }
-        age = (uint32_t)qemu_clock_get_ms(QEMU_CLOCK_REALTIME) -
-              qatomic_read(&cpu->env.hold_smi_noted_ms);
-        qemu_cpu_kick(cs);
-        return age <= WAITS_FOR_SIPI_FRESH_MS;
-    }
-    pending = qatomic_read(&cs->interrupt_request);
-    return cpu->apic_state && apic_is_waiting_for_sipi(cpu->apic_state) &&
-           (pending & CPU_INTERRUPT_SMI) && !(pending & CPU_INTERRUPT_SIPI);
-}
-
-"""
+# the answer to SMM's "waits for SIPI", as our cpu-hold.c has it now
+_HOLD = open(os.path.join(TOP, "qemu", "target", "i386", "cpu-hold.c")).read()
+WAITS_LIVE = _HOLD[_HOLD.index("static void x86_cpu_hold_smi_raised(CPUState *cs)"):
+                   _HOLD.index("const CPUHoldOps x86_cpu_hold_ops")]
 # under TCG the answer is the CPU's state at the time of the read
 WAITS_TCG = WAITS_LIVE[WAITS_LIVE.index("    if (kvm_enabled()) {"):
                        WAITS_LIVE.index("    pending = qatomic_read")]
@@ -182,8 +151,6 @@ MUTATIONS = {
     # the downstream machine type must offer and require parking with SMM
     "machine-type-auto": (SMM, "    if (mode_on || (s->parking == ON_OFF_AUTO_AUTO && smm_enabled)) {",
                           "    if (mode_on) {", QT + "parking/machine-type"),
-    # SMM's "waits for SIPI" (status bit 6) as of the last broadcast SMI, as
-    # before: stale on an SMI by IPI (the first SMI of an S3 resume)
     # SMM's "waits for SIPI" (status bit 6) as of the last broadcast SMI, as
     # before: stale on an SMI by IPI (the first SMI of an S3 resume)
     "waits-for-sipi-live": ("target/i386/cpu-hold.c", WAITS_LIVE, WAITS_STALE,
