@@ -62,7 +62,7 @@ fuzz: qemu-fuzz
 
 soak: qemu ovmf guest
 	@$(PY) tests/e2e/soak.py --cycles $(or $(SOAK_CYCLES),200) --fw $(or $(SOAK_FW),ovmf-parking) \
-	  $(if $(SOAK_SEED),--seed $(SOAK_SEED))
+	  --heap $(if $(SOAK_SEED),--seed $(SOAK_SEED))
 
 qemu-baseline: setup
 	@SMMHP_SKIP_SETUP=1 SMMHP_BASELINE=1 sh scripts/build-qemu.sh

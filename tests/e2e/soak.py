@@ -42,7 +42,9 @@ size.
 import os
 import random
 import re
+import shutil
 import statistics
+import subprocess
 import time
 
 import harness
@@ -139,6 +141,49 @@ def rss_kib(pid):
                 elif code:
                     jit += kib
     return total - guest - jit, guest, jit
+
+
+def malloc_kib(pid, trim=False):
+    """(KiB that malloc has handed out and not got back, KiB it holds from
+    the system) in process pid, read with gdb from glibc's mallinfo2(),
+    which sums every arena; with trim, malloc_trim(0) runs first, giving
+    free memory at the top of each heap and free whole pages inside them
+    back to the system, as QEMU's RCU thread does after its callbacks when
+    QEMU is built with malloc_trim.  The process is stopped while gdb is
+    attached (a few seconds).  None where gdb is missing or fails.  The
+    first figure is the leak detector: memory that was freed and kept by
+    an arena for reuse counts in RSS but not there."""
+    if not shutil.which("gdb"):
+        return None
+    cmds = ["-ex", "p (int)malloc_trim(0)"] if trim else []
+    try:
+        out = subprocess.run(["gdb", "-batch", "-nx", "-p", str(pid)] + cmds +
+                             ["-ex", "p mallinfo2()"],
+                             stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=120).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r"arena = (\d+).*hblkhd = (\d+).*uordblks = (\d+)", out, re.S)
+    if not m:
+        return None
+    arena, mmapped, used = (int(x) for x in m.groups())
+    return (used + mmapped) // 1024, (arena + mmapped) // 1024
+
+
+def heap_note(first, heap_end, rss_trim, rss_warm):
+    """The malloc figures of the report, in words: first is (cycle,
+    malloc_kib()) from the first cycle after the warm-up that ended with
+    as many hot-added CPUs as the run ends with (live vCPUs cost memory)."""
+    if first is None or first[1] is None or heap_end is None:
+        return "malloc not read (soak.py --heap reads it with gdb)"
+    cycle, warm = first
+    note = (f"malloc in use {warm[0] / 1024:.1f} MiB after cycle {cycle}, "
+            f"{heap_end[0] / 1024:.1f} MiB at the end ({(heap_end[0] - warm[0]):+d} KiB), "
+            f"held from the system {warm[1] / 1024:.1f} -> {heap_end[1] / 1024:.1f} MiB")
+    if rss_trim is not None:
+        note += (f"; RSS after malloc_trim(0) {rss_trim / 1024:.1f} MiB "
+                 f"({(rss_trim - rss_warm) / 1024:+.1f} MiB after the warm-up)")
+    return note
 
 
 def slope(ys):
@@ -363,7 +408,8 @@ class Soak:
 
 
 def run(qemu, fw, cycles, seed=None, logdir=None, cpu_timeout=20.0,
-        boot_timeout=90.0, log=print, name=None, rss_goal=True, accel=None):
+        boot_timeout=90.0, log=print, name=None, rss_goal=True, accel=None,
+        heap=False):
     """Boot once and run `cycles` cycles; a harness.Result with the figures
     in .detail and .stats."""
     seed = random.randrange(1 << 32) if seed is None else seed
@@ -384,6 +430,7 @@ def run(qemu, fw, cycles, seed=None, logdir=None, cpu_timeout=20.0,
         except SoakError as e:
             return res.fail(f"before the first cycle: {e.detail}", e.diag)
         warm = max(1, int(cycles * WARMUP_FRACTION))
+        heaps = {}      # hot-added CPUs -> (cycle, malloc_kib()) first seen after the warm-up
         rss0, guest0, jit0 = rss_kib(g.proc.pid)
         rss_warm = rss0
         times, rss, ncpus = [], [], []
@@ -406,6 +453,8 @@ def run(qemu, fw, cycles, seed=None, logdir=None, cpu_timeout=20.0,
             ncpus.append(len(s.plugged))
             if i + 1 == warm:
                 rss_warm = qemu_kib
+            if heap and i + 1 >= warm and len(s.plugged) not in heaps:
+                heaps[len(s.plugged)] = (i + 1, malloc_kib(g.proc.pid))
             if (i + 1) % max(1, cycles // 10) == 0 or i + 1 == cycles:
                 log(f"soak {res.name}: {i + 1}/{cycles} cycles, "
                     f"{len(s.plugged)} hot-added CPUs, QEMU RSS {qemu_kib / 1024:.1f} MiB "
@@ -419,6 +468,11 @@ def run(qemu, fw, cycles, seed=None, logdir=None, cpu_timeout=20.0,
         if why:
             return res.fail(why, g.diagnose(since))
         rss_end, guest_end, jit_end = rss_kib(g.proc.pid)
+        heap_end = malloc_kib(g.proc.pid) if heap else None
+        # what a malloc_trim() would give back: QEMU built with malloc_trim
+        # (Debian's build) calls it after each batch of RCU callbacks
+        heap_trim = malloc_kib(g.proc.pid, trim=True) if heap else None
+        rss_trim = rss_kib(g.proc.pid)[0] if heap_trim else None
         # the warm-up lasts until the run first had its largest number of
         # hot-added CPUs, if that is later: every live vCPU costs memory
         # of its own (thread, stack, TCG context, per-CPU state), kept for
@@ -435,7 +489,8 @@ def run(qemu, fw, cycles, seed=None, logdir=None, cpu_timeout=20.0,
                          max=max(times), rss0=rss0, rss_warm=rss_warm, rss_end=rss_end,
                          growth=growth, warmup=warm, slope_kib=per_cycle,
                          adds=s.n, rss=rss, times=times, guest0=guest0, guest_end=guest_end,
-                         ncpus=ncpus, same_count=same, jit0=jit0, jit_end=jit_end)
+                         ncpus=ncpus, same_count=same, jit0=jit0, jit_end=jit_end,
+                         heaps=heaps, heap_end=heap_end, rss_trim=rss_trim)
         res.detail = (f"{cycles} cycles (seed {seed}, {s.n} CPUs hot-added): per cycle "
                       f"median {res.stats['median']:.2f} s, p95 {res.stats['p95']:.2f} s, "
                       f"max {res.stats['max']:.2f} s; QEMU RSS without guest RAM "
@@ -447,7 +502,8 @@ def run(qemu, fw, cycles, seed=None, logdir=None, cpu_timeout=20.0,
                           f"{same[2] / 1024:.1f} MiB over {same[3]} cycles"
                           if same else "no two cycles with the same CPU count after all "
                           "slots were used") +
-                      f"); guest RAM resident {guest0 / 1024:.0f} -> "
+                      f"); {heap_note(heaps.get(len(s.plugged)), heap_end, rss_trim, rss_warm)}"
+                      f"; guest RAM resident {guest0 / 1024:.0f} -> "
                       f"{guest_end / 1024:.0f} MiB, TCG code buffer {jit0 / 1024:.0f} -> "
                       f"{jit_end / 1024:.0f} MiB; "
                       + ", ".join(f"{k} {v}" for k, v in sorted(s.counts.items())))
@@ -476,6 +532,10 @@ def main():
     ap.add_argument("--logdir", default=os.path.join(harness.CACHE, "logs"))
     ap.add_argument("--accel", help="-accel value instead of the firmware "
                     "configuration's (e.g. tcg,tb-size=32)")
+    ap.add_argument("--heap", action="store_true",
+                    help="also read malloc's figures with gdb after the warm-up "
+                    "and at the end, and the RSS after a malloc_trim(0): "
+                    "tells a leak from memory that malloc keeps for reuse")
     ap.add_argument("--no-rss-goal", action="store_true",
                     help="report the RSS growth but do not fail on it")
     a = ap.parse_args()
@@ -488,7 +548,7 @@ def main():
             return 0
     res = run(a.qemu, a.fw, a.cycles, seed=a.seed, logdir=a.logdir,
               cpu_timeout=a.cpu_timeout, log=lambda m: print(m, flush=True),
-              rss_goal=not a.no_rss_goal, accel=a.accel)
+              rss_goal=not a.no_rss_goal, accel=a.accel, heap=a.heap)
     if res.ok:
         print(f"PASS  {res.name}: {res.detail}")
     else:
