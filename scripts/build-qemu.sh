@@ -80,16 +80,8 @@ fi
 # mtime, so ninja rebuilds it; unchanged files keep theirs
 rsync -rlc --delete "$stage/" "$src/"
 
-# 3. configure when needed
-# --enable-malloc-trim as in Debian's build (its default, which
-# --without-default-features turns off): QEMU's RCU thread then gives
-# freed memory back after each batch of callbacks, and the soak measures
-# QEMU's RSS as users get it.
-CONFIGURE_OPTS="--target-list=x86_64-softmmu --without-default-features \
- --enable-tcg --enable-kvm --enable-malloc-trim \
- --disable-install-blobs --disable-download \
- --disable-docs --python=/usr/bin/python3 --cc='ccache cc' --cxx='ccache c++' \
- --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu"
+# 3. configure when needed (options: scripts/common.sh)
+CONFIGURE_OPTS=$QEMU_CONFIGURE_OPTS
 if [ -n "${SMMHP_FUZZ:-}" ]; then
     CONFIGURE_OPTS="--target-list=x86_64-softmmu --without-default-features \
  --enable-tcg --enable-fuzzing --enable-asan --enable-ubsan \
@@ -163,11 +155,5 @@ fi
 # 6. A binary run from the build tree resolves its firmware path inside
 #    qemu-bundle/; point those entries at Debian's firmware packages and at
 #    the option ROMs built above.
-bundle=$build/qemu-bundle
-mkdir -p "$bundle/usr/share/qemu" "$bundle/usr/lib/ipxe"
-ln -sfn /usr/share/seabios "$bundle/usr/share/seabios"
-ln -sfn /usr/lib/ipxe/qemu "$bundle/usr/lib/ipxe/qemu"
-for rom in "$build"/pc-bios/optionrom/*.bin; do
-    [ -f "$rom" ] && ln -sf "$rom" "$bundle/usr/share/qemu/"
-done
+qemu_link_firmware "$build"
 log "done in $(( $(date +%s) - start ))s: $build/qemu-system-x86_64"

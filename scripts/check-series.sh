@@ -108,10 +108,7 @@ for src in "$dev" "$QEMU_PRISTINE"; do
 done
 
 # the configure options of build-qemu.sh's default variant
-CONFIGURE_OPTS="--target-list=x86_64-softmmu --without-default-features \
- --enable-tcg --enable-kvm --disable-install-blobs --disable-download \
- --disable-docs --python=/usr/bin/python3 --cc='ccache cc' --cxx='ccache c++' \
- --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu"
+CONFIGURE_OPTS=$QEMU_CONFIGURE_OPTS
 stamp="$wt $CONFIGURE_OPTS $(dpkg-query -W -f='${Package}=${Version} ' gcc-multilib meson libglib2.0-dev 2>/dev/null || true)"
 
 # Does the commit touch what qtest $1 tests?  $changed: its files.
@@ -231,12 +228,7 @@ for sha in $commits; do
     if [ -f "$build/pc-bios/optionrom/config.mak" ]; then
         env -u ELF_PACKAGE_METADATA nice -n 10 make -s -C "$build/pc-bios/optionrom" >> "$log" 2>&1 || true
     fi
-    mkdir -p "$build/qemu-bundle/usr/share/qemu" "$build/qemu-bundle/usr/lib/ipxe"
-    ln -sfn /usr/share/seabios "$build/qemu-bundle/usr/share/seabios"
-    ln -sfn /usr/lib/ipxe/qemu "$build/qemu-bundle/usr/lib/ipxe/qemu"
-    for rom in "$build"/pc-bios/optionrom/*.bin; do
-        [ -f "$rom" ] && ln -sf "$rom" "$build/qemu-bundle/usr/share/qemu/"
-    done
+    qemu_link_firmware "$build"
     b=$(( $(date +%s) - b0 ))
     build_total=$((build_total + b))
 
