@@ -31,8 +31,8 @@
 #   make mutations remove, one at a time, the checks the hardening tests
 #                  guard, and show each test fails (MUTATIONS='name ...',
 #                  MUTATIONS=--list); about 10 minutes
-#   make check-patches   every hook patch applies with --fuzz=0
-#   make checkpatch      QEMU's checkpatch.pl on every patch and overlay file
+#   make check-patches   every patch applies exactly (no fuzz)
+#   make checkpatch      QEMU's checkpatch.pl on every patch of the QEMU series
 #   make rebuild-aml     regenerate our expected ACPI tables (QEMU's rebuild mode)
 #   make bench     hot-add latency, ours vs Debian's unpatched QEMU (same run);
 #                  cost of the hotplug SMI that unparks a CPU vs a plain SMI;

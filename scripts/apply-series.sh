@@ -1,15 +1,20 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# apply-series.sh PATCHDIR TREE: apply PATCHDIR/series to TREE with
-# `patch -p1 --fuzz=0`; stop at the first patch that does not apply.
+# apply-series.sh PATCHDIR TREE: apply PATCHDIR/series to TREE, one patch
+# after the other, with `git apply` (no fuzz: every line of context must
+# match, only the position may move; binary hunks such as the expected
+# ACPI tables apply too); stop at the first patch that does not apply.
+# TREE is a plain directory (a copy of Debian's tree), not a repository.
 set -eu
-dir=$1 tree=$2
+dir=$(cd "$1" && pwd) tree=$2
 [ -f "$dir/series" ] || exit 0
 n=0
 while read -r p _; do
     case "$p" in ''|'#'*) continue ;; esac
-    if ! out=$(patch -d "$tree" -p1 --fuzz=0 --no-backup-if-mismatch -s -f -i "$dir/$p" 2>&1); then
-        echo "apply-series: $p does not apply with --fuzz=0 to $tree:" >&2
+    # the ceiling keeps git from taking a repository above TREE for its own
+    if ! out=$(cd "$tree" && GIT_CEILING_DIRECTORIES=$(dirname "$(pwd)") \
+               git apply --whitespace=nowarn "$dir/$p" 2>&1); then
+        echo "apply-series: $p does not apply to $tree:" >&2
         echo "$out" >&2
         exit 1
     fi

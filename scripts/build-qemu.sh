@@ -5,11 +5,11 @@
 # package + our series.  Everything lives under $SMMHP_CACHE (default
 # ~/.cache/smm-hotplug):
 #   src/qemu-VERSION.pristine   Debian's tree, debian/patches applied
-#   src/qemu                    the tree we build: pristine + qemu/patches + overlay
+#   src/qemu                    the tree we build: pristine + qemu/patches
 #   build/qemu                  meson build directory
 #   ccache/                     compiler cache
 # Only files whose contents changed are rewritten into src/qemu, so ninja
-# rebuilds incrementally after an overlay or patch edit.
+# rebuilds incrementally after a change to the series.
 #
 # SMMHP_BASELINE=1 builds Debian's tree without our series instead
 # (baseline/src/qemu, baseline/build/qemu; build/qemu-baseline is a
@@ -61,18 +61,13 @@ log() { echo "build-qemu: $*"; }
 
 need_qemu_pristine
 
-# 1. stage = pristine + our hook patches + our overlay files
+# 1. stage = pristine + our series
 rsync -a --delete "$pristine/" "$stage/"
 if [ -n "${SMMHP_BASELINE:-}" ]; then
     log "preparing baseline source tree (Debian $ver, without our series)"
 else
-    log "preparing source tree (Debian $ver + qemu/patches + overlay)"
+    log "preparing source tree (Debian $ver + qemu/patches)"
     sh "$top/scripts/apply-series.sh" "$top/qemu/patches" "$stage"
-    (cd "$top/qemu" && find . -path ./patches -prune -o -name qtests.list -prune -o -type f -print) |
-    while read -r f; do
-        mkdir -p "$stage/$(dirname "$f")"
-        cp "$top/qemu/$f" "$stage/$f"
-    done
 fi
 
 # 2. copy into the build tree only what changed, keeping mtimes otherwise

@@ -7,7 +7,8 @@
 #   scripts/check-series.sh [DEVTREE] [FIRST]
 #
 # DEVTREE  a git repository with the series on HEAD and the tag debian-base
-#          on its base (default: $SMMHP_CACHE/src/qemu-series)
+#          on its base (default: $SMMHP_CACHE/src/qemu-dev, made by
+#          scripts/patches.sh qemu edit)
 # FIRST    the commit to start with: its number k in debian-base..HEAD, as
 #          in the progress lines (1 = the first commit of the series), or a
 #          commit id; default 1.  Use it to go on after a fix.
@@ -38,7 +39,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 export CCACHE_DIR="$CACHE/ccache"
 export CCACHE_BASEDIR="$CACHE"
 
-dev=${1:-$CACHE/src/qemu-series}
+dev=${1:-$CACHE/src/qemu-dev}
 first=${2:-1}
 wt=$CACHE/src/qemu-series.check
 build=$CACHE/build/qemu-series
@@ -50,7 +51,7 @@ device-plug-test q35-smi-test"
 say() { echo "check-series: $*"; }
 die() { say "$*" >&2; exit 1; }
 
-dev=$(cd "$dev" 2>/dev/null && pwd) || die "no such directory: ${1:-$CACHE/src/qemu-series}"
+dev=$(cd "$dev" 2>/dev/null && pwd) || die "no such directory: ${1:-$CACHE/src/qemu-dev}"
 git -C "$dev" rev-parse -q --verify debian-base >/dev/null ||
     die "$dev: no tag debian-base (the base of the series)"
 commits=$(git -C "$dev" rev-list --reverse debian-base..HEAD)

@@ -6,8 +6,10 @@
 #   qemu: qemu/patches on Debian's qemu, dev tree $SMMHP_CACHE/src/qemu-dev
 #   ovmf: ovmf/patches on Debian's edk2, dev tree $SMMHP_CACHE/src/edk2-dev
 #
-#   scripts/patches.sh qemu|ovmf check    apply every patch with --fuzz=0 to
-#                                         a fresh copy of Debian's tree
+#   scripts/patches.sh qemu|ovmf check [DIR]
+#                                         apply every patch exactly (no fuzz)
+#                                         to a fresh copy of Debian's tree;
+#                                         with DIR, leave that tree in DIR
 #   scripts/patches.sh qemu|ovmf edit     make the dev tree: a git repository
 #                                         with Debian's tree as the base
 #                                         commit (tag debian-base) and one
@@ -47,16 +49,21 @@ shift
 case "${1:-}" in
 check)
     need_pristine
-    tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' EXIT
-    rsync -a "$pristine/" "$tmp/"
+    if [ -n "${2:-}" ]; then
+        tmp=$2
+        mkdir -p "$tmp"
+    else
+        tmp=$(mktemp -d)
+        trap 'rm -rf "$tmp"' EXIT
+    fi
+    rsync -a --delete "$pristine/" "$tmp/"
     sh "$top/scripts/apply-series.sh" "$pdir" "$tmp"
     # every patch in the directory must be listed, and vice versa
     for p in "$pdir"/*.patch; do
         [ -e "$p" ] || continue
         grep -qx "$(basename "$p")" "$pdir/series" || { echo "check: $(basename "$p") is not in series" >&2; exit 1; }
     done
-    echo "check: all $what patches apply with --fuzz=0 to Debian $ver"
+    echo "check: all $what patches apply exactly (no fuzz) to Debian $ver"
     ;;
 edit)
     need_pristine
@@ -79,7 +86,7 @@ export)
     [ -d "$dev/.git" ] || { echo "export: run '$0 edit' first" >&2; exit 1; }
     rm -f "$pdir"/*.patch
     mkdir -p "$pdir"
-    (cd "$dev" && git format-patch -q --zero-commit --no-signature --no-stat \
+    (cd "$dev" && git format-patch -q --zero-commit --no-signature \
         -N -o "$pdir" debian-base..HEAD)
     (cd "$pdir" && ls -1 ./*.patch 2>/dev/null | sed 's|^\./||' > series)
     echo "export: $(wc -l < "$pdir/series") patches written to $pdir"

@@ -32,8 +32,9 @@ FUZZ = f"cd {TOP} && {sys.executable} tests/fuzz/run.py --time 20 "
 E2E = f"cd {TOP} && {sys.executable} tests/e2e/run.py "
 SMM = "hw/acpi/cpu_hotplug_smm.c"
 
-# the answer to SMM's "waits for SIPI", as our cpu-hold.c has it now
-_HOLD = open(os.path.join(TOP, "qemu", "target", "i386", "cpu-hold.c")).read()
+# the answer to SMM's "waits for SIPI", as our cpu-hold.c has it now (from
+# the staged tree, pristine + series, which mutations never touch)
+_HOLD = open(os.path.join(CACHE, "src", "qemu.stage", "target", "i386", "cpu-hold.c")).read()
 WAITS_LIVE = _HOLD[_HOLD.index("static void x86_cpu_hold_smi_raised(CPUState *cs)"):
                    _HOLD.index("const CPUHoldOps x86_cpu_hold_ops")]
 # under TCG the answer is the CPU's state at the time of the read
