@@ -640,8 +640,8 @@ static void job_pm_timer(void)
 /*
  * -smp 2,maxcpus=4: CPU 1 reads the PM timer in a loop while the BSP, in
  * SMM, sets the SMBASE of two hot-added held CPUs and releases them, one
- * SMI each; no read of CPU 1 may be lost, and its reads must go on while
- * the SMIs run.
+ * SMI each; no read of CPU 1 may be lost, and its reads must go on after
+ * each SMI (within 20 ms, or a second on a loaded host).
  */
 void case_hold_io_during_release(void)
 {
@@ -671,10 +671,20 @@ void case_hold_io_during_release(void)
         firmware_relocate(round ? "released-cpu3" : "released-cpu2",
                           round + 2, 0x50000 + 0x10000 * round, true);
         udelay(20000);
+        /*
+         * A vCPU thread of a loaded host (nested KVM under TCG on two
+         * host CPUs) can sit out 20 ms; a CPU 1 that the release stopped
+         * would not read again at all.
+         */
+        if (MB(JOB_READS) == before &&
+            wait_change(&MB(JOB_READS), before, SECOND)) {
+            con_printf("TESTFW: NOTE CPU 1 read again only after more "
+                       "than 20 ms (round %d)\n", round + 1);
+        }
         after = MB(JOB_READS);
         check(round ? "reads-during-smi-2" : "reads-during-smi-1",
-              after != before, "CPU 1 read nothing around the SMI (%u, "
-              "%u SMM entries)", after, entries(1));
+              after != before, "CPU 1 read nothing in the second after "
+              "the SMI (%u, %u SMM entries)", after, entries(1));
     }
     MB(JOB_STOP) = 1;
     udelay(10000);

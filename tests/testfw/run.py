@@ -252,6 +252,9 @@ def judge(name, lines, rc, timed_out, timeout):
             done = (int(m.group(1)), int(m.group(2))) if done is None else "twice"
         elif line.startswith("TESTFW: CASE "):
             runs += 1
+        elif line.startswith("TESTFW: NOTE "):
+            # something the case tolerated, shown so that it is seen
+            print(f"NOTE  {name}: {line[len('TESTFW: NOTE '):].strip()}", flush=True)
         elif "Blocked re-entrant IO" in line:
             # QEMU dropped a guest access: a device callback reentered
             results.append((False, "no-io-dropped", line.strip()))
