@@ -818,56 +818,74 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
 
 
 def fault_scenario(g, res, slot, want, cpu_timeout):
-    """One hot-add that the firmware cannot complete (x-smi-parking-fault):
-    the guest must never get the CPU and must go on; a CPU left parked is
-    reported through ACPI_DEVICE_OST (status 1) and device_del removes it;
-    a CPU that is not parked is ejected by the firmware."""
+    """A hot-add that the firmware cannot complete (x-smi-parking-fault),
+    twice into the same slot: the guest must never get the CPU and must go
+    on; a CPU left parked is reported through ACPI_DEVICE_OST (status 1)
+    and device_del removes it; a CPU that is not parked is ejected by the
+    firmware.  The second time shows that the firmware gave back the SMM
+    CPU slot it had taken for the first: had it kept the slot, it would
+    take the CPU (same APIC ID) for one it knows and skip it, and the
+    guest would get a CPU that SMM never relocated."""
+    for attempt in range(2):
+        failed = fault_attempt(g, slot, want, cpu_timeout, f"hcpu{attempt}")
+        if failed:
+            why, diag = failed
+            return res.fail(f"second hot-add into the slot: {why}" if attempt else why, diag)
+    if g.fw.get("expect_stays_parked"):
+        res.detail = ("twice: stayed parked, ACPI_DEVICE_OST status 1, "
+                      "removed by device_del")
+    else:
+        res.detail = "twice: not parked: ejected by the firmware, the guest went on"
+    res.ok = True
+    return res
+
+
+def fault_attempt(g, slot, want, cpu_timeout, dev):
+    """One hot-add of fault_scenario(); None, or (why it failed, diagnosis
+    lines)."""
     fw = g.fw
     since = g.mark()
     try:
-        device_add_cpu(g.qmp, slot, "hcpu0")
+        device_add_cpu(g.qmp, slot, dev)
     except QMPError as e:
-        return res.fail(f"device_add refused: {e.desc}")
+        return f"device_add refused: {e.desc}", ()
     if fw.get("expect_stays_parked"):
         end = time.monotonic() + cpu_timeout
         ost = None
         while time.monotonic() < end and ost is None:
             g.qmp.poll_events()
-            ost = next((e for e in g.qmp.events if e.get("event") == "ACPI_DEVICE_OST"), None)
+            ost = next((e for e in g.qmp.events if e.get("event") == "ACPI_DEVICE_OST"
+                        and e["data"]["info"].get("device") == dev), None)
             time.sleep(0.1)
         if ost is None:
-            return res.fail(f"no ACPI_DEVICE_OST within {cpu_timeout:.0f} s of device_add",
-                            g.diagnose(since))
+            return (f"no ACPI_DEVICE_OST for {dev} within {cpu_timeout:.0f} s of device_add",
+                    g.diagnose(since))
         info = ost["data"]["info"]
-        if info.get("status") != 1 or info.get("device") != "hcpu0":
-            return res.fail(f"ACPI_DEVICE_OST reports {info}, expected hcpu0 with status 1")
-        if park_state(g, "hcpu0") == 0:
-            return res.fail("the CPU is not parked any more")
+        if info.get("status") != 1:
+            return f"ACPI_DEVICE_OST reports {info}, expected {dev} with status 1", ()
+        if park_state(g, dev) == 0:
+            return "the CPU is not parked any more", ()
     else:
         end = time.monotonic() + cpu_timeout
         while time.monotonic() < end and len(g.qmp.cmd("query-cpus-fast")) != want:
             time.sleep(0.1)
         if len(g.qmp.cmd("query-cpus-fast")) != want:
-            return res.fail(f"the firmware did not eject the CPU within {cpu_timeout:.0f} s",
-                            g.diagnose(since))
+            return (f"the firmware did not eject the CPU within {cpu_timeout:.0f} s",
+                    g.diagnose(since))
     time.sleep(2)
     if g.wait_line(r"E2E: CPU(\d+) ONLINE", 0, since):
-        return res.fail("the guest onlined the CPU", g.diagnose(since))
+        return "the guest onlined the CPU", g.diagnose(since)
     why = alive(g, "after the failed hot-add")
     if why:
-        return res.fail(why, g.diagnose(since))
+        return why, g.diagnose(since)
     if fw.get("expect_stays_parked"):
         try:
-            g.qmp.cmd("device_del", id="hcpu0")
+            g.qmp.cmd("device_del", id=dev)
         except QMPError as e:
-            return res.fail(f"device_del of the parked CPU refused: {e.desc}")
+            return f"device_del of the parked CPU refused: {e.desc}", ()
         if len(g.qmp.cmd("query-cpus-fast")) != want:
-            return res.fail("device_del did not remove the parked CPU at once")
-        res.detail = "stayed parked, ACPI_DEVICE_OST status 1, removed by device_del"
-    else:
-        res.detail = "not parked: ejected by the firmware, the guest went on"
-    res.ok = True
-    return res
+            return "device_del did not remove the parked CPU at once", ()
+    return None
 
 
 def park_state(g, dev_id):
