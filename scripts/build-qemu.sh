@@ -84,7 +84,7 @@ if [ -n "${SMMHP_FUZZ:-}" ]; then
  --python=/usr/bin/python3 --cc='ccache clang' --cxx='ccache clang++'"
 fi
 # Reconfigure when the options or the host toolchain that configure probed change.
-stamp="$CONFIGURE_OPTS $(dpkg-query -W -f='${Package}=${Version} ' gcc-multilib meson libglib2.0-dev ${SMMHP_FUZZ:+clang} 2>/dev/null || true)"
+stamp="$CONFIGURE_OPTS $(qemu_toolchain ${SMMHP_FUZZ:+clang})"
 if [ ! -f "$build/build.ninja" ] || [ "$(cat "$build/.smmhp-configure" 2>/dev/null)" != "$stamp" ]; then
     log "configuring in $build"
     rm -rf "$build"; mkdir -p "$build"

@@ -110,7 +110,7 @@ done
 
 # the configure options of build-qemu.sh's default variant
 CONFIGURE_OPTS=$QEMU_CONFIGURE_OPTS
-stamp="$wt $CONFIGURE_OPTS $(dpkg-query -W -f='${Package}=${Version} ' gcc-multilib meson libglib2.0-dev 2>/dev/null || true)"
+stamp="$wt $CONFIGURE_OPTS $(qemu_toolchain)"
 
 # Does the commit touch what qtest $1 tests?  $changed: its files.
 touches() {

@@ -31,6 +31,14 @@ QEMU_CONFIGURE_OPTS="--target-list=x86_64-softmmu --without-default-features \
  --disable-docs --python=/usr/bin/python3 --cc='ccache cc' --cxx='ccache c++' \
  --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu"
 
+# qemu_toolchain [PACKAGE...]: the versions of the host packages that
+# QEMU's configure probes (and PACKAGE...), for the stamp that makes
+# build-qemu.sh and check-series.sh reconfigure when they change.
+qemu_toolchain() {
+    dpkg-query -W -f='${Package}=${Version} ' gcc-multilib meson libglib2.0-dev "$@" \
+        2>/dev/null || true
+}
+
 # qemu_link_firmware BUILD: a binary run from the build tree resolves its
 # firmware path inside qemu-bundle/; point those entries at Debian's
 # firmware packages and at the option ROMs built in BUILD.

@@ -11,7 +11,7 @@
 # and run `scripts/patches.sh qemu export`.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-CACHE=${SMMHP_CACHE:-$HOME/.cache/smm-hotplug}
+. "$top/scripts/common.sh"
 build=$CACHE/build/qemu
 src=$CACHE/src/qemu
 dev=$CACHE/src/qemu-dev
