@@ -28,5 +28,6 @@ void case_parking_decode(void);
 void case_parking_racing_selector(void);
 void case_hold_device_interrupts(void);
 void case_parking_smi_waits_for_sipi(void);
+void case_parking_feature_control(void);
 
 #endif

@@ -26,6 +26,7 @@ static const struct {
     { "parking-racing-selector", case_parking_racing_selector },
     { "hold-device-interrupts", case_hold_device_interrupts },
     { "parking-smi-waits-for-sipi", case_parking_smi_waits_for_sipi },
+    { "parking-feature-control", case_parking_feature_control },
 };
 
 void main(void)

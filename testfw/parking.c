@@ -22,6 +22,11 @@
 #define ST_WAITS_SIPI   0x40    /* read from SMM: the SMI waits for SIPI */
 #define CTRL_UNPARK     0x20
 #define CMD_SMBASE      4
+#define CMD_FEATURE_CONTROL 5
+#define MSR_FEATURE_CONTROL 0x3a
+#define FC_LOCKED       0x1
+#define FC_VMX_OUTSIDE_SMX 0x4
+#define FC_LMCE         0x100000
 #define F_WANT          0x0b    /* broadcast, CPU hotplug, parking */
 #define SECOND          1000000
 /*
@@ -33,6 +38,7 @@
 #define NOT_RUN         0xdeadbeef
 
 static int n_ops;
+static uint32_t smm_feature_control(int width, uint32_t value);
 
 static void op(uint32_t kind, uint32_t port, uint32_t value)
 {
@@ -471,6 +477,8 @@ void case_parking_migration(void)
         return;
     }
     firmware_relocate("m-smbase-set", 1, 0x40000, false);
+    check("m-feature-control-set", smm_feature_control(4, FC_LOCKED) == FC_LOCKED,
+          "SMM did not read back the feature control value it wrote");
     con_printf("TESTFW: MIGRATE\n");
     for (t = 0; t < 300 && !moved; t++) {
         moved = fw_cfg_read_file("opt/testfw/migrated", &c, 1) == 1;
@@ -486,17 +494,21 @@ void case_parking_migration(void)
           "status 0x%x on the destination", status_of(1));
     ran_nothing(1, "m-ran-nothing");
 
-    /* the SMBASE came along: read back from SMM; then unpark */
+    /* the SMBASE and feature control came along: read back; unpark */
     op(OP_OUTL, CPHP_BASE, 1);
     op(OP_OUTB, CPHP_CMD, CMD_SMBASE);
+    op(OP_INL, CPHP_DATA, 0);
+    op(OP_OUTB, CPHP_CMD, CMD_FEATURE_CONTROL);
     op(OP_INL, CPHP_DATA, 0);
     op(OP_OUTB, CPHP_STATUS, CTRL_UNPARK);
     op(OP_INB_WAIT, CPHP_STATUS, ST_PARKED);
     t = smm_run();
     check("m-smbase-migrated", t && op_result(2) == 0x40000,
           "SMI handler finished %u, SMBASE read back 0x%x", t, op_result(2));
-    check("m-unparked", t && op_ran(4) && !(op_result(4) & ST_PARKED),
-          "status 0x%x after unpark", op_result(4));
+    check("m-feature-control-migrated", t && op_result(4) == FC_LOCKED,
+          "feature control read back 0x%x", op_result(4));
+    check("m-unparked", t && op_ran(6) && !(op_result(6) & ST_PARKED),
+          "status 0x%x after unpark", op_result(6));
 
     apic_ipi(1, ICR_INIT);
     udelay(10000);
@@ -779,7 +791,7 @@ void case_hold_tsc(void)
 
 /*
  * Write decode of the parking controls, from SMM (-smp 1,maxcpus=2): only
- * a 4-byte write sets the SMBASE; a command of 5 or more leaves command 4
+ * a 4-byte write sets the SMBASE; a command of 6 or more leaves command 4
  * latched; a command written with an out-of-range selector is ignored;
  * the unpark bit acts only with control bits 1-4 clear (bits 0, 6, 7 do
  * not matter); SMM reads no SMBASE for a CPU that is not parked.
@@ -799,7 +811,7 @@ void case_parking_decode(void)
     op(OP_OUTB, CPHP_DATA, 0x50);
     op(OP_INL, CPHP_DATA, 0);                   /* 4 */
     op(OP_OUTL, CPHP_DATA, 0x50000);
-    op(OP_OUTB, CPHP_CMD, 5);
+    op(OP_OUTB, CPHP_CMD, 6);
     op(OP_OUTB, CPHP_CMD, 0xff);
     op(OP_INL, CPHP_DATA, 0);                   /* 8 */
     op(OP_OUTB, CPHP_CMD, 3);                   /* APIC ID */
@@ -812,7 +824,7 @@ void case_parking_decode(void)
           "SMI handler finished %u, SMBASE 0x%x after a 2- and a 1-byte write",
           t, op_result(4));
     check("d-4-byte-smbase-write", t && op_result(8) == 0x50000,
-          "SMBASE 0x%x after a 4-byte write of 0x50000 and commands 5, 0xff",
+          "SMBASE 0x%x after a 4-byte write of 0x50000 and commands 6, 0xff",
           op_result(8));
     check("d-command-out-of-range-ignored", t && op_result(13) == 1,
           "data 0x%x: command 4 written with selector 0x1000 replaced "
@@ -1136,4 +1148,71 @@ void case_parking_smi_waits_for_sipi(void)
     check("w7-running-cpu-takes-smi",
           wait_change(&MB(MB_ENTRIES_BY_APIC + 4), e, SECOND),
           "the running CPU did not enter SMM on the broadcast SMI");
+}
+
+static inline uint64_t rdmsr(uint32_t msr)
+{
+    uint32_t lo, hi;
+
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return (uint64_t)hi << 32 | lo;
+}
+
+/* AP job: report MSR_IA32_FEATURE_CONTROL, as the OS would find it */
+static void job_feature_control(void)
+{
+    uint64_t v = rdmsr(MSR_FEATURE_CONTROL);
+
+    MB(JOB_TSC_LO) = (uint32_t)v;
+    MB(JOB_TSC_HI) = v >> 32;
+    MB(JOB_READS) = 1;
+}
+
+/* From SMM: write @value (@width bytes) as CPU 1's feature control */
+static uint32_t smm_feature_control(int width, uint32_t value)
+{
+    op(OP_OUTL, CPHP_BASE, 1);
+    op(OP_OUTB, CPHP_CMD, CMD_FEATURE_CONTROL);
+    op(width == 4 ? OP_OUTL : width == 2 ? OP_OUTW : OP_OUTB, CPHP_DATA,
+       value);
+    op(OP_INL, CPHP_DATA, 0);
+    return smm_run() && op_ran(3) ? op_result(3) : NOT_RUN;
+}
+
+/*
+ * -smp 1,maxcpus=2, -cpu ...,lmce=on: the firmware gives a parked CPU the
+ * MSR_IA32_FEATURE_CONTROL value it writes on the CPUs it starts (command
+ * 5), and the CPU has it when the OS starts it.  Only SMM sets it, only
+ * with a 4-byte write, and only bits the CPU has (no VMX here).
+ */
+void case_parking_feature_control(void)
+{
+    uint32_t v;
+
+    if (!setup(1)) {
+        return;
+    }
+    outl(CPHP_BASE, 1);
+    outb(CPHP_CMD, CMD_FEATURE_CONTROL);
+    outl(CPHP_DATA, FC_LMCE | FC_LOCKED);
+    check("fc-unreadable-outside-smm", inl(CPHP_DATA) == 0,
+          "a non-SMM read returned 0x%x", inl(CPHP_DATA));
+    v = smm_feature_control(2, FC_LOCKED);
+    check("fc-non-smm-and-narrow-writes-ignored", v == 0,
+          "SMM read 0x%x after a non-SMM write of 0x%x and a 2-byte write "
+          "of 1", v, FC_LMCE | FC_LOCKED);
+    v = smm_feature_control(4, FC_VMX_OUTSIDE_SMX | FC_LOCKED);
+    check("fc-bit-the-cpu-lacks-ignored", v == 0,
+          "SMM read 0x%x after writing the VMXON enable (no VMX)", v);
+    v = smm_feature_control(4, FC_LMCE | FC_LOCKED);
+    check("fc-set", v == (FC_LMCE | FC_LOCKED),
+          "SMM read 0x%x after writing 0x%x", v, FC_LMCE | FC_LOCKED);
+
+    firmware_relocate("fc-released", 1, 0x50000, true);
+    check("fc-job-started", start_job(1, job_feature_control),
+          "the released CPU did not start");
+    check("fc-installed", MB(JOB_TSC_LO) == (FC_LMCE | FC_LOCKED) &&
+          MB(JOB_TSC_HI) == 0,
+          "the started CPU reads MSR_IA32_FEATURE_CONTROL 0x%x%08x, "
+          "not 0x%x", MB(JOB_TSC_HI), MB(JOB_TSC_LO), FC_LMCE | FC_LOCKED);
 }

@@ -88,7 +88,7 @@ FIRMWARE.update({
         scenarios=("add1", "add3", "unplug-readd", "add1-reboot", "add1-paused",
                    "smp2-add1", "prelaunch-add2", "s3-asc", "s3-desc",
                    "s3-unplug-hole", "add1-late-online", "add3-in-smi", "slot-race",
-                   "soak")),
+                   "soak", "add1-msr")),
     "ovmf-ours-legacy": dict(
         FIRMWARE["ovmf-smm"], desc="our OVMF (make ovmf), smm=on, parking not offered",
         **OUR_OVMF_FILES,
@@ -111,6 +111,14 @@ FIRMWARE.update({
         ["-global", "ICH9-LPC.x-smi-parking-fault=1"],
         expect_unparked=False, expect_ejected=True, scenarios=("add1",)),
 })
+
+# Stock OVMF (2022.11, and edk2 up to 2025.05) writes MSR_IA32_FEATURE_CONTROL
+# on the boot CPUs only (PlatformPei), not on a hot-added one: add1-msr
+# must fail there, the way edk2 issue 11188 describes.
+FIRMWARE["ovmf-smm-msr"] = _variant(
+    "ovmf-smm", "hot-added CPU's MSR_IA32_FEATURE_CONTROL", [], scenarios=("add1-msr",),
+    xfail=("stock OVMF writes no MSR_IA32_FEATURE_CONTROL on a hot-added CPU "
+           "(edk2 issue 11188)", r"MSR_IA32_FEATURE_CONTROL 0x0 on the hot-added CPU"))
 
 # the same under KVM, where parking keeps the vCPU out of KVM_RUN; runs only
 # where KVM supports SMM (kvm_smm_missing), else reported skipped
@@ -614,9 +622,10 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
               "e2e.s3=3" if scenario.startswith("s3-") else "")
     try:
         g = Guest(qemu, fw, smp=smp, logdir=logdir, name=f"{name}-r{run}",
-                  extra=["-S"] if prelaunch else (), append=append,
-                  hb=1 if scenario == "add1-late-online" else 20,
-                  commands=scenario in RACE_SCENARIOS)
+                  extra=(["-S"] if prelaunch else
+                         ["-cpu", "qemu64,lmce=on"] if scenario == "add1-msr" else []),
+                  append=append, hb=1 if scenario == "add1-late-online" else 20,
+                  commands=scenario in RACE_SCENARIOS or scenario == "add1-msr")
     except FileNotFoundError as e:
         return res.fail(str(e))
     try:
@@ -679,6 +688,8 @@ def run_scenario(qemu, fw, scenario, logdir=None, cpu_timeout=20.0,
             return getattr(races, scenario.replace("-", "_"))(g, res, cpu_timeout)
         if scenario == "add1-late-online":
             return late_online(g, res, cpu_timeout)
+        if scenario == "add1-msr":
+            return feature_control(g, res, cpu_timeout)
         if scenario == "s3-unplug-hole":
             return s3_unplug_hole(g, res, want, cpu_timeout, boot_timeout)
         if scenario.startswith("s3-"):
@@ -945,6 +956,42 @@ def late_online(g, res, cpu_timeout):
     return res
 
 
+def feature_control(g, res, cpu_timeout):
+    """The firmware writes MSR_IA32_FEATURE_CONTROL on every CPU it starts,
+    with the value of QEMU's etc/msr_feature_control (here LOCKED | LMCE);
+    a hot-added CPU must have it too: the OS expects the same MSR state on
+    every CPU (Windows with SGX crashes otherwise, edk2 issue 11188)."""
+    since = g.mark()
+    secs, err = hot_add(g, "hcpu0", cpu_timeout)
+    if err:
+        return res.fail(err, g.diagnose(since))
+    res.times.append(secs)
+    out = g.command("state", cpu_timeout)
+    m = re.search(r" online=([\d,]*) .* fc=([\w:,?]*)$", out or "")
+    if not m:
+        return res.fail(f"the guest's 'state' has no MSR values: {out!r}",
+                        g.diagnose(since))
+    fc = dict(p.split(":") for p in m.group(2).split(",") if p)
+    online = [c for c in m.group(1).split(",") if c]
+    if sorted(fc) != sorted(online) or "?" in fc.values():
+        return res.fail(f"MSR_IA32_FEATURE_CONTROL not read on every online CPU "
+                        f"(online {m.group(1)}, read {m.group(2)})")
+    boot = int(fc["0"], 16)
+    if boot == 0:
+        return res.fail("MSR_IA32_FEATURE_CONTROL 0x0 on the boot CPU: the firmware wrote "
+                        "none (no etc/msr_feature_control?)")
+    for cpu, v in sorted(fc.items()):
+        if int(v, 16) != boot:
+            return res.fail(f"MSR_IA32_FEATURE_CONTROL {int(v, 16):#x} on the hot-added CPU "
+                            f"{cpu}, {boot:#x} on the boot CPU")
+    why = alive(g, "after the hot-add")
+    if why:
+        return res.fail(why, g.diagnose(g.mark()))
+    res.ok = True
+    res.detail = f"MSR_IA32_FEATURE_CONTROL {boot:#x} on CPUs {m.group(1)}"
+    return res
+
+
 def hot_add(g, dev_id, cpu_timeout, pattern=r"E2E: CPU(\d+) ONLINE( FAILED)?"):
     """device_add into the lowest free slot; (seconds until the guest's line
     matching pattern, None), or (None, why not)."""
@@ -1137,6 +1184,9 @@ SCENARIOS = {
                     "continue", "1,maxcpus=4"),
     "slot-race": ("device_add, device_del, device_add into the same slot at once; "
                   "5 rounds", "1,maxcpus=4"),
+    # -cpu qemu64,lmce=on: QEMU's etc/msr_feature_control is LOCKED | LMCE
+    "add1-msr": ("hot-add 1 CPU (lmce=on): every online CPU has the boot CPU's "
+                 "MSR_IA32_FEATURE_CONTROL", "1,maxcpus=4"),
     # tests/e2e/soak.py (make soak runs the long version)
     "soak": ("hot-add/remove soak on one guest, short: 20 cycles (KVM: 10)",
              "1,sockets=1,cores=8,threads=1,maxcpus=8"),
@@ -1146,7 +1196,7 @@ SOAK_CYCLES = 20
 SOAK_CYCLES_KVM = 10
 # run only for the firmware that lists them in "scenarios" (or by name)
 EXPLICIT_SCENARIOS = ("prelaunch-add2", "s3-asc", "s3-desc", "s3-unplug-hole",
-                      "add1-late-online") + RACE_SCENARIOS + ("soak",)
+                      "add1-late-online", "add1-msr") + RACE_SCENARIOS + ("soak",)
 
 
 # scenarios run for the firmware variants that only flip a property

@@ -28,7 +28,9 @@
 #   efi K          K UEFI variable writes     E2E: CMD efi K rc=R
 #                  (write + delete through efivarfs: SMIs on SMM firmware)
 #   state          E2E: CMD state present=0,1,.. online=0,1,.. apic=0:0,1:3,..
-#                  (apic: CPU:APIC ID of each online CPU)
+#                  fc=0:100001,1:100001,..
+#                  (apic: CPU:APIC ID of each online CPU; fc: CPU:its
+#                  MSR_IA32_FEATURE_CONTROL in hex, ? if it cannot be read)
 /bin/busybox mkdir -p /proc /sys /dev /tmp
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -65,6 +67,17 @@ smis() {
         v=$(dd if="$m" bs=8 count=1 skip=52 iflag=skip_bytes 2>/dev/null | od -An -tu8 | tr -d ' ')
         printf ' %s=%s' "${c##*/}" "${v:-?}"
     done
+}
+# "C:V,..." per online CPU C: MSR_IA32_FEATURE_CONTROL (0x3a), in hex
+fcs() {
+    l=""
+    for m in /dev/cpu/[0-9]*/msr; do
+        [ -e "$m" ] || continue
+        c=${m%/msr}
+        v=$(dd if="$m" bs=8 count=1 skip=58 iflag=skip_bytes 2>/dev/null | od -An -tx8 | tr -d ' ')
+        l="$l,${c##*/}:${v:-?}"
+    done
+    echo "${l#,}"
 }
 # online hot-added CPU $1 (or find it online) and say so
 online_cpu() {
@@ -110,7 +123,8 @@ commands() {
                 echo "E2E: CMD efi $a rc=$rc" ;;
             state)
                 echo "E2E: CMD state present=$(cpulist present) online=$(cpulist online)" \
-                     "apic=$(awk '/^processor/ {p = $3} /^apicid/ {printf "%s%s:%s", s, p, $3; s = ","}' /proc/cpuinfo)" ;;
+                     "apic=$(awk '/^processor/ {p = $3} /^apicid/ {printf "%s%s:%s", s, p, $3; s = ","}' /proc/cpuinfo)" \
+                     "fc=$(fcs)" ;;
             "") ;;
             *) echo "E2E: CMD $c unknown" ;;
         esac

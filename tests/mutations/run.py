@@ -71,8 +71,8 @@ MUTATIONS = {
                              QT + "parking/controls"),
     "parked-hidden-from-os": (SMM, "val &= ~(uint64_t)CPHP_SMM_STATUS_ENABLED;", ";",
                               QT + "parking/controls"),
-    "command-out-of-range": (SMM, "if (data != CPHP_SMM_SMBASE_CMD || !selected(st)) {",
-                             "if (data != CPHP_SMM_SMBASE_CMD) {", QT + "parking/controls"),
+    "command-out-of-range": (SMM, "data != CPHP_SMM_FEATURE_CONTROL_CMD) || !selected(st)) {",
+                             "data != CPHP_SMM_FEATURE_CONTROL_CMD)) {", QT + "parking/controls"),
     "narrow-smbase-write": (SMM, "    if (size != 4) {", "    if (0) {", TF + "parking-decode"),
     "unpark-with-other-bits": (SMM, "!(data & CPHP_SMM_CTRL_OTHERS)) {", "1) {",
                                TF + "parking-decode"),
@@ -152,6 +152,26 @@ MUTATIONS = {
     # the downstream machine type must offer and require parking with SMM
     "machine-type-auto": (SMM, "    if (mode_on || (s->parking == ON_OFF_AUTO_AUTO && smm_enabled)) {",
                           "    if (mode_on) {", QT + "parking/machine-type"),
+    # MSR_IA32_FEATURE_CONTROL of a parked CPU (command 5): installed at
+    # the release, only bits the CPU has, and TCG's MSR itself
+    "feature-control-installed": ("target/i386/cpu-hold.c",
+                                  "    cpu->env.msr_ia32_feature_control = "
+                                  "cpu->hold_feature_control;\n", "",
+                                  TF + "parking-feature-control"),
+    "feature-control-valid-bits": ("target/i386/cpu-hold.c",
+                                   "    if (value & ~x86_feature_control_valid(&cpu->env)) {",
+                                   "    if (0) {", TF + "parking-feature-control"),
+    "feature-control-smm-only": (SMM, "    if (!smm_control_allowed(st, attrs,\n"
+                                 "                             \"feature control write not from",
+                                 "    if (!selected_parked(st) && !smm_control_allowed(st, attrs,\n"
+                                 "                             \"feature control write not from",
+                                 TF + "parking-feature-control"),
+    "feature-control-migrates": ("target/i386/cpu-hold.c",
+                                 "        &vmstate_x86_cpu_hold_feature_control,\n", "",
+                                 TF + "parking-migration"),
+    "tcg-msr-feature-control": ("target/i386/tcg/system/misc_helper.c",
+                                "        val = env->msr_ia32_feature_control;\n",
+                                "        val = 0;\n", TF + "parking-feature-control"),
     # SMM's "waits for SIPI" (status bit 6) as of the last broadcast SMI, as
     # before: stale on an SMI by IPI (the first SMI of an S3 resume)
     "waits-for-sipi-live": ("target/i386/cpu-hold.c", WAITS_LIVE, WAITS_STALE,
