@@ -92,7 +92,7 @@ FIRMWARE.update({
     "ovmf-ours-legacy": dict(
         FIRMWARE["ovmf-smm"], desc="our OVMF (make ovmf), smm=on, parking not offered",
         **OUR_OVMF_FILES,
-        extra=[], expect_features=0x7),
+        extra=[], expect_features=0x7, scenarios=("add1", "unplug-readd", "add1-msr")),
 })
 # The firmware's error paths, reached with ICH9-LPC.x-smi-parking-fault
 # (testing only): a CPU whose SMBASE cannot be set stays parked, the guest
