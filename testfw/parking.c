@@ -1158,13 +1158,17 @@ static inline uint64_t rdmsr(uint32_t msr)
     return (uint64_t)hi << 32 | lo;
 }
 
+/* the 64-bit answer of an AP job: the slots job_tsc() answers in */
+#define JOB_VAL_LO      JOB_TSC_LO
+#define JOB_VAL_HI      JOB_TSC_HI
+
 /* AP job: report MSR_IA32_FEATURE_CONTROL, as the OS would find it */
 static void job_feature_control(void)
 {
     uint64_t v = rdmsr(MSR_FEATURE_CONTROL);
 
-    MB(JOB_TSC_LO) = (uint32_t)v;
-    MB(JOB_TSC_HI) = v >> 32;
+    MB(JOB_VAL_LO) = (uint32_t)v;
+    MB(JOB_VAL_HI) = v >> 32;
     MB(JOB_READS) = 1;
 }
 
@@ -1211,8 +1215,8 @@ void case_parking_feature_control(void)
     firmware_relocate("fc-released", 1, 0x50000, true);
     check("fc-job-started", start_job(1, job_feature_control),
           "the released CPU did not start");
-    check("fc-installed", MB(JOB_TSC_LO) == (FC_LMCE | FC_LOCKED) &&
-          MB(JOB_TSC_HI) == 0,
+    check("fc-installed", MB(JOB_VAL_LO) == (FC_LMCE | FC_LOCKED) &&
+          MB(JOB_VAL_HI) == 0,
           "the started CPU reads MSR_IA32_FEATURE_CONTROL 0x%x%08x, "
-          "not 0x%x", MB(JOB_TSC_HI), MB(JOB_TSC_LO), FC_LMCE | FC_LOCKED);
+          "not 0x%x", MB(JOB_VAL_HI), MB(JOB_VAL_LO), FC_LMCE | FC_LOCKED);
 }

@@ -106,14 +106,18 @@ MSI_DATA = (0x500, 0x200, 0x400, 0x600 | 0x0a, 0x40)
 KVM_CASES = [c for c in CASES if c != "parked-churn"]
 
 
+# cases that need KVM on an Intel host: it has MSR_IA32_FEATURE_CONTROL and
+# LMCE only with VMX (kvm-intel)
+KVM_INTEL_CASES = ("parking-feature-control",)
+
+
 def kvm_case_missing(name):
     """Why case @name cannot run under this host's KVM, or None."""
-    if name != "parking-feature-control":
+    if name not in KVM_INTEL_CASES:
         return None
     with open("/proc/cpuinfo") as f:
         vendor = next((ln.split(":")[1].strip() for ln in f if ln.startswith("vendor_id")), "?")
     if vendor != "GenuineIntel":
-        # KVM has the MSR and LMCE only with VMX (kvm-intel)
         return (f"needs MSR_IA32_FEATURE_CONTROL and LMCE, which KVM has only on Intel "
                 f"hosts; this one is {vendor}")
     return None
@@ -479,11 +483,12 @@ def main():
     except harness.KVMProbeError as e:
         probe_failed = str(e)
     for name in kvm:
+        missing = why or kvm_case_missing(name)
         if probe_failed:
             print(f"FAIL  testfw kvm/{name}: {probe_failed}", flush=True)
             failed += 1
-        elif why or kvm_case_missing(name):
-            print(f"SKIP  testfw kvm/{name}: {why or kvm_case_missing(name)}", flush=True)
+        elif missing:
+            print(f"SKIP  testfw kvm/{name}: {missing}", flush=True)
             skipped += 1
         else:
             report(f"kvm/{name}", run_case(a.qemu, name, known[name][1], accel="kvm",
